@@ -6,7 +6,7 @@ import { API_DEFINITIONS } from '../../src/protocol/generated/index.ts';
 import { Reader } from '../../src/protocol/reader.ts';
 import { randomMessage, versionsOf } from '../helpers/random-message.ts';
 
-const codecs = Object.values(generated).filter(
+const codecs = (Object.values(generated) as unknown[]).filter(
   (x): x is MessageCodec<unknown> => typeof x === 'object' && x !== null && 'schema' in x && 'decode' in x,
 );
 
