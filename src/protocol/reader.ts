@@ -1,7 +1,5 @@
 import { DecodeError } from './errors.ts';
 
-const TEXT = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * A bounds-checked cursor over bytes. Every read checks the bytes it needs are there and
  * every length read from the input is checked against what remains, so a decoder built on
@@ -123,14 +121,10 @@ export class Reader {
     return this.buffer.subarray(at, at + n);
   }
 
+  /** UTF-8 text; malformed sequences become U+FFFD, as Kafka's own decoder does. */
   private utf8(n: number): string {
-    const at = this.offset;
-    const bytes = this.raw(n);
-    try {
-      return TEXT.decode(bytes);
-    } catch {
-      throw new DecodeError('Invalid UTF-8 in string', at);
-    }
+    const at = this.need(n);
+    return this.buffer.toString('utf8', at, at + n);
   }
 
   /** Length of a string, bytes or array: −1 is null; anything else must fit in what is left. */
