@@ -124,13 +124,10 @@ export const nodeFs: StorageFs = {
     });
   },
 
-  async readFile(path) {
-    try {
-      return await fs.promises.readFile(path);
-    } catch (err) {
-      if (isNotFound(err)) return null;
-      throw err;
-    }
+  readFile(path) {
+    return new Promise((resolve, reject) => {
+      fs.readFile(path, (err, data) => (err ? (isNotFound(err) ? resolve(null) : reject(err)) : resolve(data)));
+    });
   },
 
   async mkdir(path) {

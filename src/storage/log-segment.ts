@@ -100,6 +100,8 @@ export class LogSegment {
   #bytesSinceLastIndexEntry = 0;
   /** Broker clock time the segment's first batch arrived (see rollAgeMs). */
   #firstAppendMs: number | null = null;
+  /** maxTimestamp of the batch at position 0, when a scan at open saw it. */
+  #firstBatchTimestamp: number | null = null;
   #active = false;
   #pins = 0;
   #whenUnpinned: (() => Promise<void>) | null = null;
@@ -174,10 +176,13 @@ export class LogSegment {
     let truncatedBytes = 0;
     if (recover || !(await seg.#loadTrustedTail())) truncatedBytes = await seg.#recover();
     // The first batch's timestamp stands in for "when it arrived", but never in the future,
-    // so a segment of replayed old data rolls at most once after a restart.
+    // so a segment of replayed old data rolls at most once after a restart. The scans above
+    // saw it when they started at position 0.
     if (seg.#size > 0) {
-      const head = await readFully(file, 0, SCAN_HEADER_BYTES);
-      seg.#firstAppendMs = Math.min(maxTimestampAt(head, 0), nowMs);
+      if (seg.#firstBatchTimestamp === null) {
+        seg.#firstBatchTimestamp = maxTimestampAt(await readFully(file, 0, SCAN_HEADER_BYTES), 0);
+      }
+      seg.#firstAppendMs = Math.min(seg.#firstBatchTimestamp, nowMs);
     }
     return { segment: seg, truncatedBytes };
   }
@@ -345,11 +350,12 @@ export class LogSegment {
     const start = lastSlot < 0 ? 0 : offsetIndex.positionAt(lastSlot);
     let endOffset = this.baseOffset;
     let expected = lastSlot < 0 ? null : this.baseOffset + BigInt(offsetIndex.relativeOffsetAt(lastSlot));
-    const scan = await this.#scan(start, this.#size, false, (buf, at, _position, size) => {
+    const scan = await this.#scan(start, this.#size, false, (buf, at, position, size) => {
       const base = batchBaseOffsetAt(buf, at);
       if (expected !== null && base !== expected) return false;
       expected = null;
       const ts = maxTimestampAt(buf, at);
+      if (position === 0) this.#firstBatchTimestamp = ts;
       if (ts > this.#maxTimestamp!) {
         this.#maxTimestamp = ts;
         this.#offsetOfMaxTimestamp = Number(base - this.baseOffset);
@@ -382,7 +388,9 @@ export class LogSegment {
       const base = batchBaseOffsetAt(buf, at);
       const lastRelative = base + BigInt(lastOffsetDeltaAt(buf, at)) - this.baseOffset;
       if (base < expected || lastRelative > BigInt(INT32_MAX) || !batchCrcValid(buf, at)) return false;
-      this.#indexBatch(Number(base - this.baseOffset), maxTimestampAt(buf, at), position, size);
+      const ts = maxTimestampAt(buf, at);
+      if (position === 0) this.#firstBatchTimestamp = ts;
+      this.#indexBatch(Number(base - this.baseOffset), ts, position, size);
       expected = this.baseOffset + lastRelative + 1n;
       return true;
     });

@@ -208,8 +208,7 @@ export class Log {
     const clock = opts.clock ?? Date.now;
     const label = topicPartitionLabel(opts.topic, opts.partition);
     try {
-      await fsys.mkdir(opts.dir);
-      const names = await fsys.readdir(opts.dir);
+      const names = await readdirOrCreate(fsys, opts.dir);
       const logBases: bigint[] = [];
       const others: { name: string; base: bigint }[] = [];
       const leftovers: string[] = [];
@@ -228,7 +227,7 @@ export class Log {
       for (const o of others) if (!bases.has(o.base)) leftovers.push(o.name);
       await Promise.all(leftovers.map((name) => fsys.unlink(`${opts.dir}/${name}`)));
 
-      const checkpoint = await readLogStartOffset(fsys, opts.dir);
+      const checkpoint = names.includes(LOG_START_OFFSET_FILE) ? await readLogStartOffset(fsys, opts.dir) : null;
       const interval = config['index.interval.bytes'];
       const segments: LogSegment[] = [];
       let truncatedBytes = 0;
@@ -873,7 +872,8 @@ export class Log {
       const segment = await LogSegment.create(this.#fs, this.dir, offset, this.#config['index.interval.bytes']);
       const old = this.#segments;
       this.#segments = [segment];
-      for (const s of old) if (s.baseOffset !== offset) await s.markForDeletion();
+      // A segment with the same base offset was just replaced by create (same file names).
+      for (const s of old) await (s.baseOffset === offset ? s.close() : s.markForDeletion());
       await this.#fs.syncDir(this.dir);
       this.#logStartOffset = offset;
       this.#afterTruncation(segment, offset);
@@ -952,6 +952,17 @@ function toTimestampOffset(batch: StoredBatch, logStartOffset: bigint): Timestam
     timestamp: BigInt(batch.maxTimestamp),
     leaderEpoch: batch.partitionLeaderEpoch,
   };
+}
+
+/** Lists a partition directory, creating it when missing (one round trip when it exists). */
+async function readdirOrCreate(fsys: StorageFs, dir: string): Promise<string[]> {
+  try {
+    return await fsys.readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    await fsys.mkdir(dir);
+    return [];
+  }
 }
 
 async function readLogStartOffset(fsys: StorageFs, dir: string): Promise<bigint | null> {
