@@ -1,12 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { start } from './commands/start.ts';
 
 const USAGE = `Usage: tributary <command> [options]
 
 Commands:
+  start       start a single-node broker (see tributary start --help)
   version     print the version
   help        print this help
 
-More commands (start, topic, produce, consume, group, cluster) are coming.
+More commands (topic, produce, consume, group, cluster) are coming.
 `;
 
 function version(): string {
@@ -24,6 +27,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     case '-h':
       process.stdout.write(USAGE);
       return 0;
+    case 'start':
+      return start(argv.slice(1));
     case 'version':
     case '--version':
       process.stdout.write(`${version()}\n`);
@@ -32,4 +37,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`Unknown command "${command}"\n\n${USAGE}`);
       return 2;
   }
+}
+
+// Run directly (`node --import tsx src/cli/main.ts …`, as the tests do) rather than through bin/.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
 }

@@ -1,0 +1,129 @@
+import type { StorageFs } from '../storage/fs.ts';
+import { LogManager } from '../storage/log-manager.ts';
+import { TopicStore } from '../storage/topic-store.ts';
+import { BrokerConfig } from './config.ts';
+import { allHandlers } from './handlers/index.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { loadOrCreateMetaProperties } from './meta-properties.ts';
+import { SocketServer } from './net/server.ts';
+import { Router } from './router.ts';
+import { TopicManager } from './services/topic-manager.ts';
+import type { BrokerServices } from './services.ts';
+
+export interface BrokerOptions {
+  config?: BrokerConfig;
+  logger?: Logger;
+  fs?: StorageFs;
+}
+
+/** How long close() lets in-flight requests finish before it drops their connections. */
+const DRAIN_TIMEOUT_MS = 5_000;
+/** Request bytes a connection may have in flight before reading from it pauses. */
+const MAX_IN_FLIGHT_BYTES_PER_CONNECTION = 64 * 1024 * 1024;
+
+/** A single-node broker: storage, services, handlers and the socket server, started and stopped as one. */
+export class Broker {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly services: BrokerServices;
+  readonly #server: SocketServer;
+  readonly #logs: LogManager;
+  #inFlight = 0;
+  #drained: (() => void) | null = null;
+  #closing: Promise<void> | null = null;
+  /** The address the socket listens on. */
+  address = { host: '', port: 0 };
+
+  private constructor(config: BrokerConfig, logger: Logger, services: BrokerServices, logs: LogManager) {
+    this.config = config;
+    this.logger = logger;
+    this.services = services;
+    this.#logs = logs;
+    const { host, port } = config.listener;
+    this.#server = new SocketServer({
+      host,
+      port,
+      logger,
+      limits: {
+        maxRequestSize: config.int('socket.request.max.bytes'),
+        maxInFlightBytes: MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
+        idleTimeoutMs: config.int('connections.max.idle.ms'),
+      },
+      handle: async (frame, connection) => {
+        this.#inFlight++;
+        try {
+          return await services.router.handle(frame, connection);
+        } finally {
+          if (--this.#inFlight === 0) this.#drained?.();
+        }
+      },
+    });
+  }
+
+  static async start(options: BrokerOptions = {}): Promise<Broker> {
+    const config = options.config ?? new BrokerConfig();
+    const logger = options.logger ?? createLogger();
+    const dataDir = config.get('log.dirs')!.split(',')[0]!.trim();
+    const meta = await loadOrCreateMetaProperties(dataDir, config.nodeId, options.fs);
+    const store = await TopicStore.open({ dataDir, fs: options.fs });
+    const logs = await LogManager.open({
+      dataDir,
+      fs: options.fs,
+      defaults: config.topicDefaults(),
+      topicConfigs: new Map(store.list().map((t) => [t.name, t.configs])),
+      retentionCheckIntervalMs: config.int('log.retention.check.interval.ms'),
+      onOffline: (err) =>
+        logger.error({ err: err.message }, 'Data directory went offline: failing every request for it'),
+    });
+    const router = new Router(logger);
+    const services: BrokerServices = {
+      config,
+      logger,
+      clusterId: meta.clusterId,
+      nodeId: meta.nodeId,
+      advertised: { host: '127.0.0.1', port: 0 },
+      router,
+      topics: new TopicManager(store, logs, config),
+      logs,
+    };
+    for (const handler of allHandlers(services)) router.register(handler);
+    const broker = new Broker(config, logger, services, logs);
+    try {
+      broker.address = await broker.#server.listen();
+    } catch (err) {
+      await logs.close();
+      throw err;
+    }
+    const advertised = config.advertisedListener ?? {
+      host: broker.address.host === '0.0.0.0' || broker.address.host === '::' ? '127.0.0.1' : broker.address.host,
+      port: broker.address.port,
+    };
+    Object.assign(services.advertised, advertised);
+    return broker;
+  }
+
+  /** `host:port` for a client's bootstrap servers. */
+  get bootstrap(): string {
+    return `${this.services.advertised.host}:${this.services.advertised.port}`;
+  }
+
+  /** Stops accepting, lets in-flight requests finish, closes connections, flushes and closes the logs. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const stopped = this.#server.stopAccepting();
+      if (this.#inFlight > 0) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
+          this.#drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+      this.#server.closeConnections();
+      await stopped;
+      await this.#logs.close();
+    })();
+    return this.#closing;
+  }
+}

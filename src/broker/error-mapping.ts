@@ -1,0 +1,65 @@
+import { DecodeError } from '../protocol/errors.ts';
+import { ErrorCode } from '../protocol/generated/error-codes.ts';
+import { isStorageError, type StorageError } from '../storage/errors.ts';
+import { BrokerError } from './services/errors.ts';
+
+/**
+ * The one place where typed errors of the services and storage become Kafka error codes.
+ * Anything unrecognised is UNKNOWN_SERVER_ERROR (and worth a log line by the caller).
+ */
+export function errorCodeOf(err: unknown): number {
+  if (err instanceof BrokerError) return brokerErrorCode(err);
+  if (isStorageError(err)) return storageErrorCode(err);
+  if (err instanceof DecodeError) return ErrorCode.CORRUPT_MESSAGE;
+  return ErrorCode.UNKNOWN_SERVER_ERROR;
+}
+
+function brokerErrorCode(err: BrokerError): number {
+  switch (err.kind) {
+    case 'invalid-topic':
+      return ErrorCode.INVALID_TOPIC_EXCEPTION;
+    case 'topic-exists':
+      return ErrorCode.TOPIC_ALREADY_EXISTS;
+    case 'unknown-topic-or-partition':
+      return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    case 'unknown-topic-id':
+      return ErrorCode.UNKNOWN_TOPIC_ID;
+    case 'invalid-partitions':
+      return ErrorCode.INVALID_PARTITIONS;
+    case 'invalid-replication-factor':
+      return ErrorCode.INVALID_REPLICATION_FACTOR;
+    case 'invalid-request':
+      return ErrorCode.INVALID_REQUEST;
+    default:
+      return ErrorCode.UNKNOWN_SERVER_ERROR;
+  }
+}
+
+function storageErrorCode(err: StorageError): number {
+  switch (err.code) {
+    case 'ERR_OFFSET_OUT_OF_RANGE':
+      return ErrorCode.OFFSET_OUT_OF_RANGE;
+    case 'ERR_KAFKA_STORAGE':
+    case 'ERR_LOG_DIR_OFFLINE':
+      return ErrorCode.KAFKA_STORAGE_ERROR;
+    case 'ERR_CORRUPT_RECORD':
+      return ErrorCode.CORRUPT_MESSAGE;
+    case 'ERR_RECORD_BATCH_TOO_LARGE':
+      return ErrorCode.MESSAGE_TOO_LARGE;
+    case 'ERR_UNEXPECTED_APPEND_OFFSET':
+      return ErrorCode.UNKNOWN_SERVER_ERROR;
+    case 'ERR_LOG_CLOSED':
+      return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    case 'ERR_INVALID_CONFIG':
+      return ErrorCode.INVALID_CONFIG;
+    case 'ERR_TOPIC_ALREADY_EXISTS':
+      return ErrorCode.TOPIC_ALREADY_EXISTS;
+    case 'ERR_UNKNOWN_TOPIC':
+      return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+  }
+}
+
+/** A message for the response's error message field, or null when the code says it all. */
+export function errorMessageOf(err: unknown): string | null {
+  return err instanceof Error ? err.message : null;
+}

@@ -1,0 +1,18 @@
+import type { LogManager } from '../storage/log-manager.ts';
+import type { BrokerConfig } from './config.ts';
+import type { Logger } from './logger.ts';
+import type { Router } from './router.ts';
+import type { TopicManager } from './services/topic-manager.ts';
+
+/** What handlers may use: the broker's services, never its files or sockets directly. */
+export interface BrokerServices {
+  readonly config: BrokerConfig;
+  readonly logger: Logger;
+  readonly clusterId: string;
+  readonly nodeId: number;
+  /** The host and port clients are told to connect to. */
+  readonly advertised: { host: string; port: number };
+  readonly router: Router;
+  readonly topics: TopicManager;
+  readonly logs: LogManager;
+}
