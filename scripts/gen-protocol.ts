@@ -376,8 +376,38 @@ class MessageGen {
     if (f.isArray) return d === 'null' ? `${e} !== null` : `${e}.length !== 0`;
     if (d === 'null') return `${e} !== null`;
     if (f.base === 'bytes') return `${e}.length !== 0`;
-    if (f.struct !== null) return 'true';
+    if (f.struct !== null) {
+      this.needsIsDefault(f.struct);
+      return `!isDefault${f.struct.typeName}(${e})`;
+    }
     return `${e} !== ${d}`;
+  }
+
+  /** Structs compared with their default (tagged struct fields, and the structs inside them). */
+  readonly isDefaultStructs = new Set<Struct>();
+
+  needsIsDefault(s: Struct): void {
+    if (this.isDefaultStructs.has(s)) return;
+    this.isDefaultStructs.add(s);
+    for (const f of s.fields) if (f.struct !== null && !f.isArray && f.nullable === null) this.needsIsDefault(f.struct);
+  }
+
+  /** A function telling whether a struct equals its default, as Kafka decides whether to write a tagged struct. */
+  emitIsDefault(s: Struct, out: string[]): void {
+    const checks = s.fields.map((f) => {
+      const e = `m.${f.name}`;
+      const d = this.defaultExpr(f);
+      if (f.isArray) return d === 'null' ? `${e} === null` : `${e} !== null && ${e}.length === 0`;
+      if (d === 'null') return `${e} === null`;
+      if (f.base === 'bytes') return `${e}.length === 0`;
+      if (f.struct !== null) return `isDefault${f.struct.typeName}(${e})`;
+      return `${e} === ${d}`;
+    });
+    if (this.flexible !== null)
+      checks.push('(m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0)');
+    out.push(`function isDefault${s.typeName}(m: ${s.typeName}): boolean {`);
+    out.push(`  return ${checks.length === 0 ? 'true' : checks.join(' && ')};`);
+    out.push('}', '');
   }
 
   emitStruct(s: Struct, out: string[]): void {
@@ -489,6 +519,7 @@ class MessageGen {
       this.emitStruct(s, out);
       this.emitSchema(s, out);
     }
+    for (const s of this.structs) if (this.isDefaultStructs.has(s)) this.emitIsDefault(s, out);
     const m = this.msg;
     const listeners = (m.listeners ?? []).map((l) => `'${l}'`).join(', ');
     out.push(

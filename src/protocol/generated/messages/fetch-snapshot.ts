@@ -247,7 +247,7 @@ function writeFetchSnapshotResponsePartitionSnapshot(w: Writer, m: FetchSnapshot
   w.int64(m.size);
   w.int64(m.position);
   w.compactBytes(notNull(m.unalignedRecords, 'unalignedRecords'));
-  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (true && true) tagged.push([0, (w) => { writeFetchSnapshotResponseLeaderIdAndEpoch(w, m.currentLeader, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
+  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (true && !isDefaultFetchSnapshotResponseLeaderIdAndEpoch(m.currentLeader)) tagged.push([0, (w) => { writeFetchSnapshotResponseLeaderIdAndEpoch(w, m.currentLeader, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
 }
 
 function readFetchSnapshotResponsePartitionSnapshot(r: Reader, v: number): FetchSnapshotResponsePartitionSnapshot {
@@ -375,6 +375,10 @@ const SCHEMA_FetchSnapshotResponse: readonly FieldSchema[] = [
   { name: 'topics', type: '[]TopicSnapshot', versions: { min: 0, max: 1 }, nullable: null, tag: null, taggedVersions: null, get default() { return []; }, get fields() { return SCHEMA_FetchSnapshotResponseTopicSnapshot; } },
   { name: 'nodeEndpoints', type: '[]NodeEndpoint', versions: { min: 1, max: 1 }, nullable: null, tag: 0, taggedVersions: { min: 1, max: 1 }, get default() { return []; }, get fields() { return SCHEMA_FetchSnapshotResponseNodeEndpoint; } },
 ];
+
+function isDefaultFetchSnapshotResponseLeaderIdAndEpoch(m: FetchSnapshotResponseLeaderIdAndEpoch): boolean {
+  return m.leaderId === 0 && m.leaderEpoch === 0 && (m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0);
+}
 
 export const FetchSnapshotResponse: MessageCodec<FetchSnapshotResponse> = defineMessage<FetchSnapshotResponse>(
   {

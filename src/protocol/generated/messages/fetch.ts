@@ -188,7 +188,7 @@ function writeFetchRequest(w: Writer, m: FetchRequest, v: number): void {
   { const a = notNull(m.topics, 'topics'); if (flex) w.compactArrayLength(a.length); else w.arrayLength(a.length); for (const x of a) { writeFetchRequestFetchTopic(w, x, v); } }
   if (v >= 7) { { const a = notNull(m.forgottenTopicsData, 'forgottenTopicsData'); if (flex) w.compactArrayLength(a.length); else w.arrayLength(a.length); for (const x of a) { writeFetchRequestForgottenTopic(w, x, v); } } }
   if (v >= 11) { if (flex) w.compactString(notNull(m.rackId, 'rackId')); else w.string(notNull(m.rackId, 'rackId')); }
-  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (v >= 12 && m.clusterId !== null) tagged.push([0, (w) => { w.compactNullableString(m.clusterId); }]); if (v >= 15 && true) tagged.push([1, (w) => { writeFetchRequestReplicaState(w, m.replicaState, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
+  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (v >= 12 && m.clusterId !== null) tagged.push([0, (w) => { w.compactNullableString(m.clusterId); }]); if (v >= 15 && !isDefaultFetchRequestReplicaState(m.replicaState)) tagged.push([1, (w) => { writeFetchRequestReplicaState(w, m.replicaState, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
 }
 
 function readFetchRequest(r: Reader, v: number): FetchRequest {
@@ -222,6 +222,10 @@ const SCHEMA_FetchRequest: readonly FieldSchema[] = [
   { name: 'forgottenTopicsData', type: '[]ForgottenTopic', versions: { min: 7, max: 17 }, nullable: null, tag: null, taggedVersions: null, get default() { return []; }, get fields() { return SCHEMA_FetchRequestForgottenTopic; } },
   { name: 'rackId', type: 'string', versions: { min: 11, max: 17 }, nullable: null, tag: null, taggedVersions: null, get default() { return ""; } },
 ];
+
+function isDefaultFetchRequestReplicaState(m: FetchRequestReplicaState): boolean {
+  return m.replicaId === -1 && m.replicaEpoch === -1n && (m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0);
+}
 
 export const FetchRequest: MessageCodec<FetchRequest> = defineMessage<FetchRequest>(
   {
@@ -392,7 +396,7 @@ function writeFetchResponsePartitionData(w: Writer, m: FetchResponsePartitionDat
   if (v >= 4) { { const a = m.abortedTransactions; if (a === null) { if (flex) w.compactArrayLength(null); else w.arrayLength(null); } else { if (flex) w.compactArrayLength(a.length); else w.arrayLength(a.length); for (const x of a) { writeFetchResponseAbortedTransaction(w, x, v); } } } }
   if (v >= 11) { w.int32(m.preferredReadReplica); }
   if (flex) w.compactNullableBytes(m.records); else w.nullableBytes(m.records);
-  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (v >= 12 && true) tagged.push([0, (w) => { writeFetchResponseEpochEndOffset(w, m.divergingEpoch, v); }]); if (v >= 12 && true) tagged.push([1, (w) => { writeFetchResponseLeaderIdAndEpoch(w, m.currentLeader, v); }]); if (v >= 12 && true) tagged.push([2, (w) => { writeFetchResponseSnapshotId(w, m.snapshotId, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
+  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (v >= 12 && !isDefaultFetchResponseEpochEndOffset(m.divergingEpoch)) tagged.push([0, (w) => { writeFetchResponseEpochEndOffset(w, m.divergingEpoch, v); }]); if (v >= 12 && !isDefaultFetchResponseLeaderIdAndEpoch(m.currentLeader)) tagged.push([1, (w) => { writeFetchResponseLeaderIdAndEpoch(w, m.currentLeader, v); }]); if (v >= 12 && !isDefaultFetchResponseSnapshotId(m.snapshotId)) tagged.push([2, (w) => { writeFetchResponseSnapshotId(w, m.snapshotId, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
 }
 
 function readFetchResponsePartitionData(r: Reader, v: number): FetchResponsePartitionData {
@@ -538,6 +542,18 @@ const SCHEMA_FetchResponse: readonly FieldSchema[] = [
   { name: 'responses', type: '[]FetchableTopicResponse', versions: { min: 0, max: 17 }, nullable: null, tag: null, taggedVersions: null, get default() { return []; }, get fields() { return SCHEMA_FetchResponseFetchableTopicResponse; } },
   { name: 'nodeEndpoints', type: '[]NodeEndpoint', versions: { min: 16, max: 17 }, nullable: null, tag: 0, taggedVersions: { min: 16, max: 17 }, get default() { return []; }, get fields() { return SCHEMA_FetchResponseNodeEndpoint; } },
 ];
+
+function isDefaultFetchResponseEpochEndOffset(m: FetchResponseEpochEndOffset): boolean {
+  return m.epoch === -1 && m.endOffset === -1n && (m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0);
+}
+
+function isDefaultFetchResponseLeaderIdAndEpoch(m: FetchResponseLeaderIdAndEpoch): boolean {
+  return m.leaderId === -1 && m.leaderEpoch === -1 && (m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0);
+}
+
+function isDefaultFetchResponseSnapshotId(m: FetchResponseSnapshotId): boolean {
+  return m.endOffset === -1n && m.epoch === -1 && (m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0);
+}
 
 export const FetchResponse: MessageCodec<FetchResponse> = defineMessage<FetchResponse>(
   {

@@ -210,7 +210,7 @@ function writeProduceResponsePartitionProduceResponse(w: Writer, m: ProduceRespo
   if (v >= 5) { w.int64(m.logStartOffset); }
   if (v >= 8) { { const a = notNull(m.recordErrors, 'recordErrors'); if (flex) w.compactArrayLength(a.length); else w.arrayLength(a.length); for (const x of a) { writeProduceResponseBatchIndexAndErrorMessage(w, x, v); } } }
   if (v >= 8) { if (flex) w.compactNullableString(m.errorMessage); else w.nullableString(m.errorMessage); }
-  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (v >= 10 && true) tagged.push([0, (w) => { writeProduceResponseLeaderIdAndEpoch(w, m.currentLeader, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
+  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (v >= 10 && !isDefaultProduceResponseLeaderIdAndEpoch(m.currentLeader)) tagged.push([0, (w) => { writeProduceResponseLeaderIdAndEpoch(w, m.currentLeader, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
 }
 
 function readProduceResponsePartitionProduceResponse(r: Reader, v: number): ProduceResponsePartitionProduceResponse {
@@ -340,6 +340,10 @@ const SCHEMA_ProduceResponse: readonly FieldSchema[] = [
   { name: 'throttleTimeMs', type: 'int32', versions: { min: 1, max: 11 }, nullable: null, tag: null, taggedVersions: null, get default() { return 0; } },
   { name: 'nodeEndpoints', type: '[]NodeEndpoint', versions: { min: 10, max: 11 }, nullable: null, tag: 0, taggedVersions: { min: 10, max: 11 }, get default() { return []; }, get fields() { return SCHEMA_ProduceResponseNodeEndpoint; } },
 ];
+
+function isDefaultProduceResponseLeaderIdAndEpoch(m: ProduceResponseLeaderIdAndEpoch): boolean {
+  return m.leaderId === -1 && m.leaderEpoch === -1 && (m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0);
+}
 
 export const ProduceResponse: MessageCodec<ProduceResponse> = defineMessage<ProduceResponse>(
   {

@@ -189,7 +189,7 @@ function writeUpdateRaftVoterResponse(w: Writer, m: UpdateRaftVoterResponse, v: 
   const flex = true;
   w.int32(m.throttleTimeMs);
   w.int16(m.errorCode);
-  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (true && true) tagged.push([0, (w) => { writeUpdateRaftVoterResponseCurrentLeader(w, m.currentLeader, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
+  if (flex) { const tagged: Array<[number, (w: Writer) => void]> = []; if (true && !isDefaultUpdateRaftVoterResponseCurrentLeader(m.currentLeader)) tagged.push([0, (w) => { writeUpdateRaftVoterResponseCurrentLeader(w, m.currentLeader, v); }]); writeTaggedFields(w, tagged, m.unknownTaggedFields); }
 }
 
 function readUpdateRaftVoterResponse(r: Reader, v: number): UpdateRaftVoterResponse {
@@ -206,6 +206,10 @@ const SCHEMA_UpdateRaftVoterResponse: readonly FieldSchema[] = [
   { name: 'errorCode', type: 'int16', versions: { min: 0, max: 0 }, nullable: null, tag: null, taggedVersions: null, get default() { return 0; } },
   { name: 'currentLeader', type: 'CurrentLeader', versions: { min: 0, max: 0 }, nullable: null, tag: 0, taggedVersions: { min: 0, max: 0 }, get default() { return defaultUpdateRaftVoterResponseCurrentLeader(); }, get fields() { return SCHEMA_UpdateRaftVoterResponseCurrentLeader; } },
 ];
+
+function isDefaultUpdateRaftVoterResponseCurrentLeader(m: UpdateRaftVoterResponseCurrentLeader): boolean {
+  return m.leaderId === -1 && m.leaderEpoch === -1 && m.host === "" && m.port === 0 && (m.unknownTaggedFields === undefined || m.unknownTaggedFields.length === 0);
+}
 
 export const UpdateRaftVoterResponse: MessageCodec<UpdateRaftVoterResponse> = defineMessage<UpdateRaftVoterResponse>(
   {
