@@ -1,3 +1,12 @@
+/**
+ * Magic-2 record batches: decode and encode whole batches, split a `records` field into
+ * batches, build batches the way a producer does.
+ *
+ * The API is promise-based because zstd's binding is; the *Sync variants do the same work
+ * without a promise for every codec except zstd, so code that never meets zstd (tests,
+ * tools, uncompressed paths) need not await. Decoding throws DecodeError for any bytes,
+ * EncodeError is for values the format cannot hold.
+ */
 import { DecodeError, EncodeError } from '../errors.ts';
 import { Reader } from '../reader.ts';
 import { Writer } from '../writer.ts';

@@ -46,7 +46,7 @@ export function codecFor(id: number, position = 0): Codec {
   return codec;
 }
 
-/** Raw codec name → id, for configs such as `compression.type`. */
+/** The codec named as configs such as `compression.type` spell it (gzip, snappy, lz4, zstd). */
 export function codecByName(name: string): Codec | undefined {
   for (const codec of CODECS.values()) if (codec.name === name) return codec;
   return undefined;
