@@ -852,7 +852,7 @@ export class Log {
         await this.#fs.syncDir(this.dir);
         const last = this.#segments[this.#segments.length - 1]!;
         const end = await last.truncateTo(offset);
-        this.#afterTruncation(last, end);
+        await this.#afterTruncation(last, end);
       } catch (err) {
         this.markOffline(err);
         throw new LogDirOfflineError(operation, this.dir, err);
@@ -876,16 +876,24 @@ export class Log {
       for (const s of old) await (s.baseOffset === offset ? s.close() : s.markForDeletion());
       await this.#fs.syncDir(this.dir);
       this.#logStartOffset = offset;
-      this.#afterTruncation(segment, offset);
+      await this.#afterTruncation(segment, offset);
     } catch (err) {
       this.markOffline(err);
       throw new LogDirOfflineError(operation, this.dir, err);
     }
   }
 
-  #afterTruncation(last: LogSegment, end: bigint): void {
+  /**
+   * Moves the offsets down to a new log end. Removing the whole batch that holds the
+   * target can take the end below logStartOffset; then logStartOffset follows it down, and
+   * the checkpoint must too, or a restart would bring the higher value back.
+   */
+  async #afterTruncation(last: LogSegment, end: bigint): Promise<void> {
     this.#logEndOffset = end;
-    if (this.#logStartOffset > end) this.#logStartOffset = end;
+    if (this.#logStartOffset > end) {
+      await writeFileAtomic(this.#fs, `${this.dir}/${LOG_START_OFFSET_FILE}`, Buffer.from(`${end}\n`));
+      this.#logStartOffset = end;
+    }
     if (this.#flushedOffset > end) this.#flushedOffset = end;
     if (this.#highWatermark.offset >= end) this.#highWatermark = { offset: end, segment: last, position: last.size };
   }
