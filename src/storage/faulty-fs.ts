@@ -21,8 +21,10 @@ export interface Fault {
   op: FsOperation;
   /** Only paths that end with this string or match this pattern; every path when absent. */
   path?: string | RegExp;
-  /** errno name of the error to throw, e.g. `EIO` or `ENOSPC`. */
-  errno: string;
+  /** errno name of the error to throw, e.g. `EIO` or `ENOSPC`. Without it the fault only delays. */
+  errno?: string;
+  /** Hold the call this long first (to force an interleaving); with no errno the call then proceeds. */
+  delayMs?: number;
   /** How many calls fail before the fault disarms itself (default 1; Infinity for a broken disk). */
   times?: number;
   /**
@@ -91,53 +93,52 @@ export class FaultyFs implements StorageFs {
     return fault;
   }
 
-  #check(op: FsOperation, path: string): void {
-    const fault = this.take(op, path);
-    if (fault) throw errnoError(fault.errno, op, path);
+  async #check(op: FsOperation, path: string): Promise<void> {
+    await fire(this.take(op, path), op, path);
   }
 
   async open(path: string, mode: OpenMode): Promise<StorageFile> {
-    this.#check('open', path);
+    await this.#check('open', path);
     return new FaultyFile(this, await this.inner.open(path, mode));
   }
 
   async readFile(path: string): Promise<Buffer | null> {
-    this.#check('readFile', path);
+    await this.#check('readFile', path);
     return this.inner.readFile(path);
   }
 
   async mkdir(path: string): Promise<void> {
-    this.#check('mkdir', path);
+    await this.#check('mkdir', path);
     return this.inner.mkdir(path);
   }
 
   async readdir(path: string): Promise<string[]> {
-    this.#check('readdir', path);
+    await this.#check('readdir', path);
     return this.inner.readdir(path);
   }
 
   async stat(path: string): Promise<FileStat | null> {
-    this.#check('stat', path);
+    await this.#check('stat', path);
     return this.inner.stat(path);
   }
 
   async rename(from: string, to: string): Promise<void> {
-    this.#check('rename', from);
+    await this.#check('rename', from);
     return this.inner.rename(from, to);
   }
 
   async unlink(path: string): Promise<void> {
-    this.#check('unlink', path);
+    await this.#check('unlink', path);
     return this.inner.unlink(path);
   }
 
   async removeTree(path: string): Promise<void> {
-    this.#check('removeTree', path);
+    await this.#check('removeTree', path);
     return this.inner.removeTree(path);
   }
 
   async syncDir(path: string): Promise<void> {
-    this.#check('syncDir', path);
+    await this.#check('syncDir', path);
     return this.inner.syncDir(path);
   }
 }
@@ -155,19 +156,19 @@ class FaultyFile implements StorageFile {
     return this.#inner.path;
   }
 
-  #check(op: FsOperation): void {
-    const fault = this.#owner.take(op, this.path);
-    if (fault) throw errnoError(fault.errno, op, this.path);
+  #check(op: FsOperation): Promise<void> {
+    return fire(this.#owner.take(op, this.path), op, this.path);
   }
 
   async read(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
-    this.#check('read');
+    await this.#check('read');
     return this.#inner.read(buffer, offset, length, position);
   }
 
   async writev(buffers: readonly Buffer[], position: number): Promise<number> {
     const fault = this.#owner.take('write', this.path);
-    if (!fault) return this.#inner.writev(buffers, position);
+    if (fault?.delayMs) await sleep(fault.delayMs);
+    if (!fault?.errno) return this.#inner.writev(buffers, position);
     const torn = fault.tornAfterBytes ?? 0;
     const written = torn > 0 ? await this.#inner.writev([prefix(buffers, torn)], position) : 0;
     if (fault.short) return written;
@@ -175,12 +176,12 @@ class FaultyFile implements StorageFile {
   }
 
   async datasync(): Promise<void> {
-    this.#check('datasync');
+    await this.#check('datasync');
     return this.#inner.datasync();
   }
 
   async truncate(length: number): Promise<void> {
-    this.#check('truncate');
+    await this.#check('truncate');
     return this.#inner.truncate(length);
   }
 
@@ -189,9 +190,19 @@ class FaultyFile implements StorageFile {
   }
 
   async close(): Promise<void> {
-    this.#check('close');
+    await this.#check('close');
     return this.#inner.close();
   }
+}
+
+async function fire(fault: Fault | undefined, op: FsOperation, path: string): Promise<void> {
+  if (fault === undefined) return;
+  if (fault.delayMs) await sleep(fault.delayMs);
+  if (fault.errno) throw errnoError(fault.errno, op, path);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function matches(pattern: string | RegExp | undefined, path: string): boolean {

@@ -88,8 +88,10 @@ describe('group commit', () => {
     fs.resetCounts();
     for (let i = 0; i < 5; i++) await log.appendAsLeader(valuesBatch(`c${i}`, 3));
     assert.equal(fs.calls.datasync, 1, 'the append that crossed 10 unflushed offsets synced');
-    await new Promise((r) => setTimeout(r, 120));
+    for (let i = 0; i < 200 && fs.calls.datasync < 2; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(fs.calls.datasync, 2, 'the timer flushed the remaining 3 offsets');
+    await log.flush();
+    assert.equal(fs.calls.datasync, 2, 'nothing was left to flush');
   });
 });
 

@@ -126,7 +126,7 @@ describe('LogManager', () => {
     assert.ok(segments > 2);
     clock.advance(5000);
     await log.appendAsLeader(valuesBatch('fresh', 3, clock.now));
-    for (let i = 0; i < 50 && log.numberOfSegments > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 300 && log.numberOfSegments > 1; i++) await new Promise((r) => setTimeout(r, 10));
     assert.equal(log.numberOfSegments, 1);
     assert.equal(log.logStartOffset, 18n);
   });
