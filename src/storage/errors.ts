@@ -90,11 +90,8 @@ export class KafkaStorageError extends StorageError {
     const errno = typeof e?.code === 'string' ? e.code : undefined;
     const path = typeof e?.path === 'string' ? e.path : undefined;
     const what = errno ?? (e instanceof Error ? e.message : String(cause));
-    return new KafkaStorageError(
-      operation,
-      path === undefined ? `I/O error (${what})` : `I/O error on "${path}" (${what})`,
-      { path, errno, cause },
-    );
+    const where = path === undefined || operation.includes(path) ? '' : ` on "${path}"`;
+    return new KafkaStorageError(operation, `I/O error${where} (${what})`, { path, errno, cause });
   }
 }
 

@@ -8,7 +8,7 @@ import {
   partitionLeaderEpochAt,
   SCAN_HEADER_BYTES,
 } from './batches.ts';
-import { CorruptRecordError, KafkaStorageError } from './errors.ts';
+import { CorruptRecordError } from './errors.ts';
 import { readFully, type StorageFile, type StorageFs, shortWrite } from './fs.ts';
 import {
   DELETED_FILE_SUFFIX,
@@ -47,16 +47,17 @@ export interface StoredBatch {
 }
 
 /** Thrown by append when the write failed; says whether the file was cut back to its old size. */
-export class SegmentWriteError extends KafkaStorageError {
+export class SegmentWriteError extends Error {
+  readonly path: string;
+  readonly errno: string;
   readonly rolledBack: boolean;
 
-  constructor(operation: string, cause: unknown, rolledBack: boolean) {
-    const io = KafkaStorageError.fromIo(operation, cause);
-    super(operation, io.message.slice(`Cannot ${operation}: `.length), {
-      path: io.path,
-      errno: io.errno,
-      cause,
-    });
+  constructor(path: string, cause: unknown, rolledBack: boolean) {
+    const errno = (cause as NodeJS.ErrnoException)?.code ?? 'EIO';
+    super(`Write to "${path}" failed (${errno})${rolledBack ? '' : ' and could not be undone'}`, { cause });
+    this.name = 'SegmentWriteError';
+    this.path = path;
+    this.errno = errno;
     this.rolledBack = rolledBack;
   }
 }
@@ -182,7 +183,8 @@ export class LogSegment {
       if (seg.#firstBatchTimestamp === null) {
         seg.#firstBatchTimestamp = maxTimestampAt(await readFully(file, 0, SCAN_HEADER_BYTES), 0);
       }
-      seg.#firstAppendMs = Math.min(seg.#firstBatchTimestamp, nowMs);
+      const first = seg.#firstBatchTimestamp;
+      seg.#firstAppendMs = first < 0 || first > nowMs ? nowMs : first;
     }
     return { segment: seg, truncatedBytes };
   }
@@ -269,12 +271,11 @@ export class LogSegment {
   }
 
   async #undoWrite(file: StorageFile, position: number, cause: unknown): Promise<SegmentWriteError> {
-    const operation = `write to "${this.logPath}"`;
     try {
       await file.truncate(position);
-      return new SegmentWriteError(operation, cause, true);
+      return new SegmentWriteError(file.path, cause, true);
     } catch {
-      return new SegmentWriteError(operation, cause, false);
+      return new SegmentWriteError(file.path, cause, false);
     }
   }
 

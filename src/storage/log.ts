@@ -1,4 +1,4 @@
-import { setMaxTimestamp, TimestampType } from '../protocol/records/batch-header.ts';
+import { BatchHeaderOffset, setMaxTimestamp, TimestampType } from '../protocol/records/batch-header.ts';
 import {
   batchBaseOffsetAt,
   batchSizeAt,
@@ -435,8 +435,8 @@ export class Log {
           const size = batchSizeAt(records, pos);
           if (item.asLeader) {
             // baseOffset and partitionLeaderEpoch are outside the CRC: no rehash needed.
-            records.writeBigInt64BE(offset, pos);
-            records.writeInt32BE(item.leaderEpoch, pos + 12);
+            records.writeBigInt64BE(offset, pos + BatchHeaderOffset.BASE_OFFSET);
+            records.writeInt32BE(item.leaderEpoch, pos + BatchHeaderOffset.PARTITION_LEADER_EPOCH);
             if (logAppendTime >= 0n) setMaxTimestamp(records, pos, TimestampType.LogAppendTime, logAppendTime);
           } else {
             offset = batchBaseOffsetAt(records, pos);
@@ -511,7 +511,13 @@ export class Log {
     try {
       await segment.append(buffers, bytes, batches, endOffset, nowMs);
     } catch (err) {
-      if (err instanceof SegmentWriteError && err.rolledBack) throw err;
+      if (err instanceof SegmentWriteError && err.rolledBack) {
+        throw new KafkaStorageError(operation, `write to "${err.path}" failed (${err.errno})`, {
+          path: err.path,
+          errno: err.errno,
+          cause: err,
+        });
+      }
       this.markOffline(err);
       throw new LogDirOfflineError(operation, this.dir, err);
     }

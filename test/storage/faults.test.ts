@@ -151,7 +151,10 @@ describe('a failed write', () => {
       assert.ok(err instanceof KafkaStorageError);
       assert.ok(!(err instanceof LogDirOfflineError));
       assert.equal(err.errno, 'ENOSPC');
-      assert.match(err.message, /^Cannot write to ".*00000000000000000000\.log": I\/O error .*ENOSPC/);
+      assert.match(
+        err.message,
+        /^Cannot append to "orders-0": write to ".*00000000000000000000\.log" failed \(ENOSPC\)$/,
+      );
       return true;
     });
     assert.equal((await stat(segmentPath())).size, sizeBefore);
