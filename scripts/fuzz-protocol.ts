@@ -1,6 +1,6 @@
 // Long protocol fuzz run: mutated frames of every API decode to a value or a DecodeError.
 // Usage: npm run fuzz:protocol [-- --frames <per API, default 1000000>] [--seed <n>]
-import { API_DEFINITIONS } from '../src/protocol/generated/api-keys.ts';
+import { API_DEFINITIONS } from '../src/protocol/generated/api-codecs.ts';
 import { fuzzCodec } from '../test/helpers/fuzz-decode.ts';
 
 Error.stackTraceLimit = 0;

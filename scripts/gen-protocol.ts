@@ -633,15 +633,47 @@ function errorCodesModule(tsv: string): string {
   return `${out.join('\n')}\n`;
 }
 
-function apiKeysModule(apis: Array<{ key: number; name: string; file: string }>): string {
+interface ApiEntry {
+  key: number;
+  name: string;
+  file: string;
+  valid: Range;
+  requestFlexible: Range | null;
+  responseFlexible: Range | null;
+}
+
+/** API keys and their version facts, without the codecs, so that importing it loads no message module. */
+function apiKeysModule(apis: ApiEntry[]): string {
   const out = [HEADER];
-  out.push(`import type { MessageCodec } from '../codec.ts';`);
-  for (const a of apis) out.push(`import { ${a.name}Request, ${a.name}Response } from './messages/${a.file}.ts';`);
-  out.push('', 'export const ApiKey = {');
+  out.push(`import type { VersionRange } from '../codec.ts';`, '');
+  out.push('export const ApiKey = {');
   for (const a of apis) out.push(`  ${a.name}: ${a.key},`);
   out.push('} as const;', '');
   out.push('export type ApiKey = (typeof ApiKey)[keyof typeof ApiKey];', '');
-  out.push('export interface ApiDefinition {');
+  out.push('export interface ApiVersionFacts {');
+  out.push('  apiKey: number;', '  name: string;', '  validVersions: VersionRange;');
+  out.push(
+    '  requestFlexibleVersions: VersionRange | null;',
+    '  responseFlexibleVersions: VersionRange | null;',
+    '}',
+    '',
+  );
+  out.push('export const API_VERSION_FACTS: ReadonlyMap<number, ApiVersionFacts> = new Map([');
+  for (const a of apis) {
+    out.push(
+      `  [${a.key}, { apiKey: ${a.key}, name: '${a.name}', validVersions: ${rangeText(a.valid)}, requestFlexibleVersions: ${rangeText(a.requestFlexible)}, responseFlexibleVersions: ${rangeText(a.responseFlexible)} }],`,
+    );
+  }
+  out.push(']);');
+  return `${out.join('\n')}\n`;
+}
+
+/** Every API with its request and response codecs: importing it loads every message module. */
+function apiCodecsModule(apis: ApiEntry[]): string {
+  const out = [HEADER];
+  out.push(`import type { MessageCodec } from '../codec.ts';`);
+  for (const a of apis) out.push(`import { ${a.name}Request, ${a.name}Response } from './messages/${a.file}.ts';`);
+  out.push('', 'export interface ApiDefinition {');
   out.push('  apiKey: number;', '  name: string;');
   out.push('  // biome-ignore lint/suspicious/noExplicitAny: each API has its own message types');
   out.push('  request: MessageCodec<any>;');
@@ -671,7 +703,7 @@ export function generate(schemaRoot: string): Map<string, string> {
     list.push(msg);
     byBase.set(base, list);
   }
-  const apis: Array<{ key: number; name: string; file: string }> = [];
+  const apis: ApiEntry[] = [];
   const index: string[] = [];
   for (const [base, msgs] of [...byBase].sort((a, b) => a[0].localeCompare(b[0]))) {
     msgs.sort((a, b) => a.type.localeCompare(b.type));
@@ -680,12 +712,21 @@ export function generate(schemaRoot: string): Map<string, string> {
     index.push(`export * from './messages/${file}.ts';`);
     const req = msgs.find((m) => m.type === 'request');
     if (req) {
-      if (!msgs.some((m) => m.type === 'response')) throw new Error(`${base}: request without response`);
-      apis.push({ key: req.apiKey!, name: base, file });
+      const res = msgs.find((m) => m.type === 'response');
+      if (!res) throw new Error(`${base}: request without response`);
+      apis.push({
+        key: req.apiKey!,
+        name: base,
+        file,
+        valid: parseRange(req.validVersions)!,
+        requestFlexible: parseRange(req.flexibleVersions),
+        responseFlexible: parseRange(res.flexibleVersions),
+      });
     }
   }
   apis.sort((a, b) => a.key - b.key);
   files.set('api-keys.ts', apiKeysModule(apis));
+  files.set('api-codecs.ts', apiCodecsModule(apis));
 
   const coordDir = join(schemaRoot, 'coordinator-records');
   const pairs = new Map<string, RawMessage[]>();
@@ -705,7 +746,7 @@ export function generate(schemaRoot: string): Map<string, string> {
   }
 
   files.set('error-codes.ts', errorCodesModule(readFileSync(join(schemaRoot, 'error-codes.tsv'), 'utf8')));
-  index.push(`export * from './api-keys.ts';`, `export * from './error-codes.ts';`);
+  index.push(`export * from './api-codecs.ts';`, `export * from './api-keys.ts';`, `export * from './error-codes.ts';`);
   files.set('index.ts', `${HEADER}${index.sort().join('\n')}\n`);
   return files;
 }

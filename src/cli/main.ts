@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { start } from './commands/start.ts';
 
 const USAGE = `Usage: tributary <command> [options]
 
@@ -28,7 +27,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stdout.write(USAGE);
       return 0;
     case 'start':
-      return start(argv.slice(1));
+      // Commands load on demand, so that one command does not pay for loading the others.
+      return (await import('./commands/start.ts')).start(argv.slice(1));
     case 'version':
     case '--version':
       process.stdout.write(`${version()}\n`);

@@ -1,4 +1,5 @@
-import { API_BY_KEY, ApiKey } from './generated/api-keys.ts';
+import { inRange } from './codec.ts';
+import { API_VERSION_FACTS, ApiKey } from './generated/api-keys.ts';
 import { type RequestHeader, RequestHeader as RequestHeaderCodec } from './generated/messages/request-header.ts';
 import { type ResponseHeader, ResponseHeader as ResponseHeaderCodec } from './generated/messages/response-header.ts';
 import type { Reader } from './reader.ts';
@@ -11,8 +12,8 @@ import type { Writer } from './writer.ts';
  */
 export function requestHeaderVersion(apiKey: number, apiVersion: number): number {
   if (apiKey === ApiKey.ControlledShutdown && apiVersion === 0) return 0;
-  const api = API_BY_KEY.get(apiKey);
-  return api?.request.isFlexible(apiVersion) ? 2 : 1;
+  const api = API_VERSION_FACTS.get(apiKey);
+  return api && inRange(api.requestFlexibleVersions, apiVersion) ? 2 : 1;
 }
 
 /**
@@ -21,8 +22,8 @@ export function requestHeaderVersion(apiKey: number, apiVersion: number): number
  */
 export function responseHeaderVersion(apiKey: number, apiVersion: number): number {
   if (apiKey === ApiKey.ApiVersions) return 0;
-  const api = API_BY_KEY.get(apiKey);
-  return api?.response.isFlexible(apiVersion) ? 1 : 0;
+  const api = API_VERSION_FACTS.get(apiKey);
+  return api && inRange(api.responseFlexibleVersions, apiVersion) ? 1 : 0;
 }
 
 /**

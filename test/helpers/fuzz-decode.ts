@@ -1,6 +1,6 @@
 import type { MessageCodec } from '../../src/protocol/codec.ts';
 import { DecodeError } from '../../src/protocol/errors.ts';
-import { API_BY_KEY } from '../../src/protocol/generated/api-keys.ts';
+import { API_BY_KEY } from '../../src/protocol/generated/api-codecs.ts';
 import { readRequestHeader, writeRequestHeader } from '../../src/protocol/headers.ts';
 import { Reader } from '../../src/protocol/reader.ts';
 import { Writer } from '../../src/protocol/writer.ts';

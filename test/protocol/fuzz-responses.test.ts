@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { API_DEFINITIONS } from '../../src/protocol/generated/api-keys.ts';
+import { API_DEFINITIONS } from '../../src/protocol/generated/api-codecs.ts';
 import { fuzzCodec } from '../helpers/fuzz-decode.ts';
 
 // Throwing is most of the cost of a rejected frame; stack traces are not needed here.
