@@ -7,6 +7,8 @@ import { createLogger, type Logger } from './logger.ts';
 import { loadOrCreateMetaProperties } from './meta-properties.ts';
 import { SocketServer } from './net/server.ts';
 import { Router } from './router.ts';
+import { FetchSessionCache } from './services/fetch-sessions.ts';
+import { ReplicaManager } from './services/replica-manager.ts';
 import { TopicManager } from './services/topic-manager.ts';
 import type { BrokerServices } from './services.ts';
 
@@ -20,6 +22,8 @@ export interface BrokerOptions {
 const DRAIN_TIMEOUT_MS = 5_000;
 /** Request bytes a connection may have in flight before reading from it pauses. */
 const MAX_IN_FLIGHT_BYTES_PER_CONNECTION = 64 * 1024 * 1024;
+/** How long the bytes of one request may take to arrive. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 /** A single-node broker: storage, services, handlers and the socket server, started and stopped as one. */
 export class Broker {
@@ -44,10 +48,13 @@ export class Broker {
       host,
       port,
       logger,
+      maxConnections: Number(config.get('max.connections') ?? 2147483647),
+      maxConnectionsPerIp: Number(config.get('max.connections.per.ip') ?? 2147483647),
       limits: {
         maxRequestSize: config.int('socket.request.max.bytes'),
-        maxInFlightBytes: MAX_IN_FLIGHT_BYTES_PER_CONNECTION,
+        maxInFlightBytes: Number(config.get('socket.max.in.flight.bytes') ?? MAX_IN_FLIGHT_BYTES_PER_CONNECTION),
         idleTimeoutMs: config.int('connections.max.idle.ms'),
+        requestTimeoutMs: Number(config.get('request.timeout.ms') ?? REQUEST_TIMEOUT_MS),
       },
       handle: async (frame, connection) => {
         this.#inFlight++;
@@ -76,6 +83,7 @@ export class Broker {
         logger.error({ err: err.message }, 'Data directory went offline: failing every request for it'),
     });
     const router = new Router(logger);
+    const topics = new TopicManager(store, logs, config);
     const services: BrokerServices = {
       config,
       logger,
@@ -83,8 +91,13 @@ export class Broker {
       nodeId: meta.nodeId,
       advertised: { host: '127.0.0.1', port: 0 },
       router,
-      topics: new TopicManager(store, logs, config),
+      topics,
       logs,
+      replicas: new ReplicaManager({ topics, logs, config, nodeId: meta.nodeId }),
+      fetchSessions: new FetchSessionCache({
+        maxSessions: Number(config.get('max.incremental.fetch.session.cache.slots') ?? 1000),
+        resolveTopicId: (id) => topics.getById(id)?.name,
+      }),
     };
     for (const handler of allHandlers(services)) router.register(handler);
     const broker = new Broker(config, logger, services, logs);
@@ -111,6 +124,8 @@ export class Broker {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const stopped = this.#server.stopAccepting();
+      // Long-poll fetches answer now with what they have, rather than holding up the drain.
+      this.services.replicas.shutdown();
       if (this.#inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);

@@ -218,3 +218,52 @@ test('startBroker removes its temp dir on close and idle connections are closed'
   await broker.close();
   assert.equal(existsSync(broker.dataDir), false);
 });
+
+describe('connection limits', () => {
+  test('max.connections.per.ip refuses connections beyond the limit and frees slots on close', async (t) => {
+    const broker = await startBroker({ config: { 'max.connections.per.ip': 2 } });
+    t.after(() => broker.close());
+    const a = await RawClient.connect(broker.port);
+    const b = await RawClient.connect(broker.port);
+    await a.request(ApiVersions, 3, apiVersionsV3);
+    await b.request(ApiVersions, 3, apiVersionsV3);
+    const refused = await RawClient.connect(broker.port);
+    await refused.waitClosed();
+    a.close();
+    await a.waitClosed();
+    // The server notices the close asynchronously; retry briefly until the slot is free.
+    let ok = false;
+    for (let i = 0; i < 20 && !ok; i++) {
+      const c = await RawClient.connect(broker.port);
+      try {
+        ok = (await c.request(ApiVersions, 3, apiVersionsV3)).body.errorCode === 0;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      c.close();
+    }
+    assert.ok(ok);
+    b.close();
+  });
+
+  test('a request dribbled in slower than request.timeout.ms is cut off', async (t) => {
+    const broker = await startBroker({ config: { 'request.timeout.ms': 300 } });
+    t.after(() => broker.close());
+    const client = await RawClient.connect(broker.port);
+    const frame = client.frame(ApiVersionsRequest, 3, apiVersionsV3);
+    client.write(frame.subarray(0, 10));
+    const started = Date.now();
+    await client.waitClosed(3_000);
+    assert.ok(Date.now() - started >= 250);
+  });
+
+  test('with a small in-flight budget, many pipelined requests are all answered in order', async (t) => {
+    const broker = await startBroker({ config: { 'socket.max.in.flight.bytes': 256 } });
+    t.after(() => broker.close());
+    const client = await RawClient.connect(broker.port);
+    const frames = Array.from({ length: 300 }, (_, i) => client.frame(ApiVersionsRequest, 3, apiVersionsV3, i + 1));
+    client.write(Buffer.concat(frames));
+    for (let i = 1; i <= 300; i++) assert.equal((await client.nextFrame())?.readInt32BE(0), i);
+    client.close();
+  });
+});

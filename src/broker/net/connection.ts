@@ -7,6 +7,8 @@ export interface ConnectionLimits {
   maxInFlightBytes: number;
   /** connections.max.idle.ms: a connection with nothing in flight for this long is closed. */
   idleTimeoutMs: number;
+  /** A request whose bytes are still arriving after this long is cut off (slow-dribble defence). */
+  requestTimeoutMs: number;
 }
 
 /** What handling one request frame produced: response bytes (size prefix included), nothing, or a reason to close. */
@@ -43,6 +45,8 @@ export class Connection {
   #inFlightBytes = 0;
   #closed = false;
   #paused = false;
+  /** Set while a frame is partly received: cuts the connection if the rest takes too long. */
+  #partialTimer: NodeJS.Timeout | null = null;
 
   constructor(
     socket: Socket,
@@ -76,6 +80,7 @@ export class Connection {
   close(reason: string | null): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#clearPartialTimer();
     this.#slots.length = 0;
     this.#chunks = [];
     this.socket.destroy();
@@ -96,10 +101,27 @@ export class Connection {
       }
       if (this.#buffered < 4 + size) break;
       const frame = this.#take(4 + size).subarray(4);
+      // A whole frame arrived: the next one gets its own full request timeout.
+      this.#clearPartialTimer();
       this.#dispatch(frame);
       if (this.#closed) return;
     }
+    if (this.#buffered === 0) this.#clearPartialTimer();
+    else if (this.#partialTimer === null && this.#limits.requestTimeoutMs > 0) {
+      this.#partialTimer = setTimeout(() => {
+        this.#partialTimer = null;
+        if (this.#buffered > 0) this.close(`request not complete after ${this.#limits.requestTimeoutMs} ms`);
+      }, this.#limits.requestTimeoutMs);
+      this.#partialTimer.unref();
+    }
     this.#updateFlow();
+  }
+
+  #clearPartialTimer(): void {
+    if (this.#partialTimer !== null) {
+      clearTimeout(this.#partialTimer);
+      this.#partialTimer = null;
+    }
   }
 
   #peekSize(): number {
