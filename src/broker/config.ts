@@ -48,10 +48,13 @@ export class BrokerConfig {
 
   constructor(overrides: Readonly<Record<string, string | number | boolean>> = {}) {
     this.#values = new Map(Object.entries(BROKER_CONFIG_DEFAULTS));
-    for (const [key, value] of Object.entries(overrides)) this.#values.set(key, String(value));
+    for (const [key, value] of Object.entries(overrides)) {
+      this.#values.set(key, String(value));
+      this.explicit.add(key);
+    }
   }
 
-  /** Keys the user set, as opposed to defaults. */
+  /** Keys the user set, as opposed to defaults (DescribeConfigs reports them as STATIC_BROKER_CONFIG). */
   readonly explicit = new Set<string>();
 
   static fromProperties(

@@ -30,6 +30,12 @@ function brokerErrorCode(err: BrokerError): number {
       return ErrorCode.INVALID_REPLICATION_FACTOR;
     case 'invalid-request':
       return ErrorCode.INVALID_REQUEST;
+    case 'invalid-config':
+      return ErrorCode.INVALID_CONFIG;
+    case 'invalid-replica-assignment':
+      return ErrorCode.INVALID_REPLICA_ASSIGNMENT;
+    case 'topic-deletion-disabled':
+      return ErrorCode.TOPIC_DELETION_DISABLED;
     default:
       return ErrorCode.UNKNOWN_SERVER_ERROR;
   }
@@ -62,4 +68,18 @@ function storageErrorCode(err: StorageError): number {
 /** A message for the response's error message field, or null when the code says it all. */
 export function errorMessageOf(err: unknown): string | null {
   return err instanceof Error ? err.message : null;
+}
+
+/**
+ * The error code and message for a per-item result (topic, resource, partition). An error
+ * that maps to UNKNOWN_SERVER_ERROR is a bug or an unexpected failure: it is logged once here.
+ */
+export function apiErrorOf(
+  err: unknown,
+  logger: { error(obj: object, msg: string): void },
+  operation: string,
+): { errorCode: number; errorMessage: string | null } {
+  const errorCode = errorCodeOf(err);
+  if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) logger.error({ err }, `${operation} failed unexpectedly`);
+  return { errorCode, errorMessage: errorMessageOf(err) };
 }

@@ -1,9 +1,31 @@
 import type { ApiHandler } from '../handler.ts';
 import type { BrokerServices } from '../services.ts';
+import { alterConfigsHandler } from './alter-configs.ts';
 import { apiVersionsHandler } from './api-versions.ts';
+import { createPartitionsHandler } from './create-partitions.ts';
+import { createTopicsHandler } from './create-topics.ts';
+import { deleteRecordsHandler } from './delete-records.ts';
+import { deleteTopicsHandler } from './delete-topics.ts';
+import { describeClusterHandler } from './describe-cluster.ts';
+import { describeConfigsHandler } from './describe-configs.ts';
+import { describeLogDirsHandler } from './describe-log-dirs.ts';
+import { incrementalAlterConfigsHandler } from './incremental-alter-configs.ts';
 import { metadataHandler } from './metadata.ts';
 
 /** Every API the broker serves; ApiVersions advertises exactly these. */
 export function allHandlers(services: BrokerServices): ApiHandler<never, never>[] {
-  return [apiVersionsHandler(services), metadataHandler(services)] as ApiHandler<never, never>[];
+  return [
+    apiVersionsHandler(services),
+    metadataHandler(services),
+    // Admin
+    createTopicsHandler(services),
+    deleteTopicsHandler(services),
+    createPartitionsHandler(services),
+    deleteRecordsHandler(services),
+    describeConfigsHandler(services),
+    alterConfigsHandler(services),
+    incrementalAlterConfigsHandler(services),
+    describeClusterHandler(services),
+    describeLogDirsHandler(services),
+  ] as ApiHandler<never, never>[];
 }

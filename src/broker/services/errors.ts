@@ -33,3 +33,18 @@ export class InvalidReplicationFactorError extends BrokerError {
 export class InvalidRequestError extends BrokerError {
   readonly kind = 'invalid-request';
 }
+
+/** A config change or value the broker refuses (wrong operation for the config's type, unknown key, bad value). */
+export class InvalidConfigRequestError extends BrokerError {
+  readonly kind = 'invalid-config';
+}
+
+/** A manual replica assignment that names missing brokers, repeats one, or does not fit the topic. */
+export class InvalidReplicaAssignmentError extends BrokerError {
+  readonly kind = 'invalid-replica-assignment';
+}
+
+/** DeleteTopics while delete.topic.enable is false. */
+export class TopicDeletionDisabledError extends BrokerError {
+  readonly kind = 'topic-deletion-disabled';
+}
