@@ -36,6 +36,33 @@ function brokerErrorCode(err: BrokerError): number {
       return ErrorCode.INVALID_REPLICA_ASSIGNMENT;
     case 'topic-deletion-disabled':
       return ErrorCode.TOPIC_DELETION_DISABLED;
+    // Data path (services/replica-errors.ts)
+    case 'corrupt-message':
+      return ErrorCode.CORRUPT_MESSAGE;
+    case 'invalid-record':
+      return ErrorCode.INVALID_RECORD;
+    case 'record-too-large':
+      return ErrorCode.MESSAGE_TOO_LARGE;
+    case 'invalid-timestamp':
+      return ErrorCode.INVALID_TIMESTAMP;
+    case 'unsupported-compression-type':
+      return ErrorCode.UNSUPPORTED_COMPRESSION_TYPE;
+    case 'invalid-required-acks':
+      return ErrorCode.INVALID_REQUIRED_ACKS;
+    case 'not-enough-replicas':
+      return ErrorCode.NOT_ENOUGH_REPLICAS;
+    case 'not-leader-or-follower':
+      return ErrorCode.NOT_LEADER_OR_FOLLOWER;
+    case 'fenced-leader-epoch':
+      return ErrorCode.FENCED_LEADER_EPOCH;
+    case 'unknown-leader-epoch':
+      return ErrorCode.UNKNOWN_LEADER_EPOCH;
+    case 'fetch-session-id-not-found':
+      return ErrorCode.FETCH_SESSION_ID_NOT_FOUND;
+    case 'invalid-fetch-session-epoch':
+      return ErrorCode.INVALID_FETCH_SESSION_EPOCH;
+    case 'fetch-session-topic-id-error':
+      return ErrorCode.FETCH_SESSION_TOPIC_ID_ERROR;
     default:
       return ErrorCode.UNKNOWN_SERVER_ERROR;
   }
@@ -82,4 +109,27 @@ export function apiErrorOf(
   const errorCode = errorCodeOf(err);
   if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) logger.error({ err }, `${operation} failed unexpectedly`);
   return { errorCode, errorMessage: errorMessageOf(err) };
+}
+
+/**
+ * What a failed write to `__consumer_offsets` turns into for the group APIs (Kafka's
+ * mapping of append errors in its group coordinator): a lost or closed log means this
+ * broker cannot coordinate, too large a batch is an oversized commit.
+ */
+export function coordinatorWriteErrorCode(err: unknown, forOffsetCommit: boolean): number {
+  const code = errorCodeOf(err);
+  switch (code) {
+    case ErrorCode.UNKNOWN_TOPIC_OR_PARTITION:
+    case ErrorCode.NOT_ENOUGH_REPLICAS:
+    case ErrorCode.NOT_ENOUGH_REPLICAS_AFTER_APPEND:
+      return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    case ErrorCode.NOT_LEADER_OR_FOLLOWER:
+    case ErrorCode.KAFKA_STORAGE_ERROR:
+      return ErrorCode.NOT_COORDINATOR;
+    case ErrorCode.MESSAGE_TOO_LARGE:
+    case ErrorCode.RECORD_LIST_TOO_LARGE:
+      return forOffsetCommit ? ErrorCode.INVALID_COMMIT_OFFSET_SIZE : ErrorCode.UNKNOWN_SERVER_ERROR;
+    default:
+      return ErrorCode.UNKNOWN_SERVER_ERROR;
+  }
 }

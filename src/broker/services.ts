@@ -2,6 +2,8 @@ import type { LogManager } from '../storage/log-manager.ts';
 import type { BrokerConfig } from './config.ts';
 import type { Logger } from './logger.ts';
 import type { Router } from './router.ts';
+import type { FetchSessionCache } from './services/fetch-sessions.ts';
+import type { ReplicaManager } from './services/replica-manager.ts';
 import type { TopicManager } from './services/topic-manager.ts';
 
 /** What handlers may use: the broker's services, never its files or sockets directly. */
@@ -15,4 +17,8 @@ export interface BrokerServices {
   readonly router: Router;
   readonly topics: TopicManager;
   readonly logs: LogManager;
+  /** The data path: produce, fetch (long poll), offsets, leader epochs. */
+  readonly replicas: ReplicaManager;
+  /** Incremental fetch sessions (KIP-227). */
+  readonly fetchSessions: FetchSessionCache;
 }

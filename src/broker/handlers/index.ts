@@ -9,14 +9,23 @@ import { deleteTopicsHandler } from './delete-topics.ts';
 import { describeClusterHandler } from './describe-cluster.ts';
 import { describeConfigsHandler } from './describe-configs.ts';
 import { describeLogDirsHandler } from './describe-log-dirs.ts';
+import { fetchHandler } from './fetch.ts';
 import { incrementalAlterConfigsHandler } from './incremental-alter-configs.ts';
+import { listOffsetsHandler } from './list-offsets.ts';
 import { metadataHandler } from './metadata.ts';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
+import { produceHandler } from './produce.ts';
 
 /** Every API the broker serves; ApiVersions advertises exactly these. */
 export function allHandlers(services: BrokerServices): ApiHandler<never, never>[] {
   return [
     apiVersionsHandler(services),
     metadataHandler(services),
+    // Data path
+    produceHandler(services),
+    fetchHandler(services),
+    listOffsetsHandler(services),
+    offsetForLeaderEpochHandler(services),
     // Admin
     createTopicsHandler(services),
     deleteTopicsHandler(services),
