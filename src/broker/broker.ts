@@ -135,6 +135,8 @@ export class Broker {
           };
         });
       }
+      // Responses are written in a promise callback that runs after the drain resolves: let them out first.
+      await new Promise<void>((resolve) => setImmediate(resolve));
       this.#server.closeConnections();
       await stopped;
       await this.#logs.close();
