@@ -204,9 +204,12 @@ describe('admin APIs', TIMEOUT, () => {
         topic('ct-exists'),
         topic('ct-twice'),
         topic('ct-twice'),
+        topic('ct-huge', 2_000_000_000),
       ]);
       const byName = new Map(results.map((r) => [r.name, r]));
-      assert.equal(results.length, 8, 'a duplicated name gets one result');
+      assert.equal(results.length, 9, 'a duplicated name gets one result');
+      assert.equal(byName.get('ct-huge')?.errorCode, ErrorCode.INVALID_PARTITIONS);
+      assert.match(byName.get('ct-huge')!.errorMessage!, /exceed the broker's limit of 100000/);
       assert.equal(byName.get('bad name!')?.errorCode, ErrorCode.INVALID_TOPIC_EXCEPTION);
       assert.equal(byName.get('ct-zero')?.errorCode, ErrorCode.INVALID_PARTITIONS);
       assert.equal(byName.get('ct-rf')?.errorCode, ErrorCode.INVALID_REPLICATION_FACTOR);
@@ -225,7 +228,15 @@ describe('admin APIs', TIMEOUT, () => {
       assert.equal(byName.get('ct-exists')?.errorCode, ErrorCode.TOPIC_ALREADY_EXISTS);
       assert.equal(byName.get('ct-twice')?.errorCode, ErrorCode.INVALID_REQUEST);
       assert.equal(byName.get('ct-twice')?.numPartitions, -1);
-      for (const name of ['ct-zero', 'ct-rf', 'ct-unknown-config', 'ct-bad-value', 'ct-null-value', 'ct-twice']) {
+      for (const name of [
+        'ct-zero',
+        'ct-rf',
+        'ct-unknown-config',
+        'ct-bad-value',
+        'ct-null-value',
+        'ct-twice',
+        'ct-huge',
+      ]) {
         assert.equal(broker.broker.services.topics.get(name), undefined, name);
       }
     });

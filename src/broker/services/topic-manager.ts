@@ -66,6 +66,12 @@ const LEGAL_NAME = /^[a-zA-Z0-9._-]+$/;
 const INTERNAL_TOPICS = new Set(['__consumer_offsets', '__transaction_state']);
 /** Brokers in this cluster; a single node until clustering lands. */
 const AVAILABLE_BROKERS = 1;
+/**
+ * Partitions this broker will hold in all. Kafka has no such limit, but every partition is
+ * a directory and open files, and one request asking for two billion would tie the broker
+ * up for hours; this bounds what a single (possibly garbage) request can cost.
+ */
+export const MAX_PARTITIONS_PER_BROKER = 100_000;
 
 /**
  * Topics of the broker: their durable records (TopicStore) and their partition logs
@@ -152,6 +158,7 @@ export class TopicManager {
           );
         }
       }
+      this.#checkPartitionBudget(cannot, partitions);
       const configs = { ...(request.configs ?? {}) };
       validateConfigs(cannot, configs);
       if (request.validateOnly) {
@@ -227,6 +234,15 @@ export class TopicManager {
     }
   }
 
+  #checkPartitionBudget(cannot: string, adding: number): void {
+    const existing = this.#store.list().reduce((sum, t) => sum + t.partitionCount, 0);
+    if (existing + adding > MAX_PARTITIONS_PER_BROKER) {
+      throw new InvalidPartitionsError(
+        `${cannot}: ${adding} more partitions would exceed the broker's limit of ${MAX_PARTITIONS_PER_BROKER} (it has ${existing})`,
+      );
+    }
+  }
+
   delete(name: string): Promise<TopicInfo> {
     return this.#serial(async () => {
       const cannot = `Cannot delete topic "${name}"`;
@@ -277,6 +293,7 @@ export class TopicManager {
           `${cannot}: it has ${current.partitionCount} partitions and cannot shrink to ${totalCount}`,
         );
       }
+      this.#checkPartitionBudget(cannot, totalCount - current.partitionCount);
       if (assignments !== null) {
         const added = totalCount - current.partitionCount;
         if (assignments.length !== added) {
