@@ -2,6 +2,7 @@ import type { StorageFs } from '../storage/fs.ts';
 import { LogManager } from '../storage/log-manager.ts';
 import { TopicStore } from '../storage/topic-store.ts';
 import { BrokerConfig } from './config.ts';
+import { GroupCoordinator } from './group/coordinator.ts';
 import { allHandlers } from './handlers/index.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { loadOrCreateMetaProperties } from './meta-properties.ts';
@@ -84,6 +85,14 @@ export class Broker {
     });
     const router = new Router(logger);
     const topics = new TopicManager(store, logs, config);
+    const groups = new GroupCoordinator({ config, logger, topics, logs });
+    try {
+      // Group state is read back before the first request can see it.
+      await groups.load();
+    } catch (err) {
+      await logs.close();
+      throw err;
+    }
     const services: BrokerServices = {
       config,
       logger,
@@ -98,12 +107,14 @@ export class Broker {
         maxSessions: Number(config.get('max.incremental.fetch.session.cache.slots') ?? 1000),
         resolveTopicId: (id) => topics.getById(id)?.name,
       }),
+      groups,
     };
     for (const handler of allHandlers(services)) router.register(handler);
     const broker = new Broker(config, logger, services, logs);
     try {
       broker.address = await broker.#server.listen();
     } catch (err) {
+      await groups.close();
       await logs.close();
       throw err;
     }
@@ -126,6 +137,8 @@ export class Broker {
       const stopped = this.#server.stopAccepting();
       // Long-poll fetches answer now with what they have, rather than holding up the drain.
       this.services.replicas.shutdown();
+      // Waiting JoinGroup/SyncGroup calls are answered and group timers cleared.
+      this.services.groups.beginShutdown();
       if (this.#inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
@@ -139,6 +152,7 @@ export class Broker {
       await new Promise<void>((resolve) => setImmediate(resolve));
       this.#server.closeConnections();
       await stopped;
+      await this.services.groups.close();
       await this.#logs.close();
     })();
     return this.#closing;

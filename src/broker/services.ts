@@ -1,5 +1,6 @@
 import type { LogManager } from '../storage/log-manager.ts';
 import type { BrokerConfig } from './config.ts';
+import type { GroupCoordinator } from './group/coordinator.ts';
 import type { Logger } from './logger.ts';
 import type { Router } from './router.ts';
 import type { FetchSessionCache } from './services/fetch-sessions.ts';
@@ -21,4 +22,6 @@ export interface BrokerServices {
   readonly replicas: ReplicaManager;
   /** Incremental fetch sessions (KIP-227). */
   readonly fetchSessions: FetchSessionCache;
+  /** Consumer groups and committed offsets (classic and KIP-848), kept in `__consumer_offsets`. */
+  readonly groups: GroupCoordinator;
 }

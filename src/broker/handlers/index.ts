@@ -2,19 +2,32 @@ import type { ApiHandler } from '../handler.ts';
 import type { BrokerServices } from '../services.ts';
 import { alterConfigsHandler } from './alter-configs.ts';
 import { apiVersionsHandler } from './api-versions.ts';
+import { consumerGroupDescribeHandler } from './consumer-group-describe.ts';
+import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.ts';
 import { createPartitionsHandler } from './create-partitions.ts';
 import { createTopicsHandler } from './create-topics.ts';
+import { deleteGroupsHandler } from './delete-groups.ts';
 import { deleteRecordsHandler } from './delete-records.ts';
 import { deleteTopicsHandler } from './delete-topics.ts';
 import { describeClusterHandler } from './describe-cluster.ts';
 import { describeConfigsHandler } from './describe-configs.ts';
+import { describeGroupsHandler } from './describe-groups.ts';
 import { describeLogDirsHandler } from './describe-log-dirs.ts';
 import { fetchHandler } from './fetch.ts';
+import { findCoordinatorHandler } from './find-coordinator.ts';
+import { heartbeatHandler } from './heartbeat.ts';
 import { incrementalAlterConfigsHandler } from './incremental-alter-configs.ts';
+import { joinGroupHandler } from './join-group.ts';
+import { leaveGroupHandler } from './leave-group.ts';
+import { listGroupsHandler } from './list-groups.ts';
 import { listOffsetsHandler } from './list-offsets.ts';
 import { metadataHandler } from './metadata.ts';
+import { offsetCommitHandler } from './offset-commit.ts';
+import { offsetDeleteHandler } from './offset-delete.ts';
+import { offsetFetchHandler } from './offset-fetch.ts';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
 import { produceHandler } from './produce.ts';
+import { syncGroupHandler } from './sync-group.ts';
 
 /** Every API the broker serves; ApiVersions advertises exactly these. */
 export function allHandlers(services: BrokerServices): ApiHandler<never, never>[] {
@@ -36,5 +49,19 @@ export function allHandlers(services: BrokerServices): ApiHandler<never, never>[
     incrementalAlterConfigsHandler(services),
     describeClusterHandler(services),
     describeLogDirsHandler(services),
+    // Groups and committed offsets
+    findCoordinatorHandler(services),
+    joinGroupHandler(services),
+    syncGroupHandler(services),
+    heartbeatHandler(services),
+    leaveGroupHandler(services),
+    offsetCommitHandler(services),
+    offsetFetchHandler(services),
+    offsetDeleteHandler(services),
+    describeGroupsHandler(services),
+    listGroupsHandler(services),
+    deleteGroupsHandler(services),
+    consumerGroupHeartbeatHandler(services),
+    consumerGroupDescribeHandler(services),
   ] as ApiHandler<never, never>[];
 }
