@@ -295,10 +295,30 @@ describe('kafkajs admin', TIMEOUT, () => {
           type: 'MESSAGE_TOO_LARGE',
         });
         await producer.send({ topic: 'kj-small', acks: -1, messages: [{ value: 'small' }] });
+        // One broker is one in-sync replica: min.insync.replicas=2 refuses acks=all, not acks=1.
+        await admin.alterConfigs({
+          validateOnly: false,
+          resources: [
+            {
+              type: ConfigResourceTypes.TOPIC,
+              name: 'kj-small',
+              configEntries: [
+                { name: 'max.message.bytes', value: '200' },
+                { name: 'min.insync.replicas', value: '2' },
+              ],
+            },
+          ],
+        });
+        // A retriable error: with retries off kafkajs wraps it.
+        await assert.rejects(
+          producer.send({ topic: 'kj-small', acks: -1, messages: [{ value: 'all' }] }),
+          (err: { cause?: { type?: string } }) => err.cause?.type === 'NOT_ENOUGH_REPLICAS',
+        );
+        await producer.send({ topic: 'kj-small', acks: 1, messages: [{ value: 'one' }] });
       } finally {
         await producer.disconnect();
       }
-      assert.equal(log.logEndOffset, 1n);
+      assert.equal(log.logEndOffset, 2n);
     }
   });
 
