@@ -235,25 +235,36 @@ export class ReplicaManager {
   async fetch(params: FetchParams, partitions: readonly FetchPartition[]): Promise<FetchPartitionResult[]> {
     const maxBytes = Math.max(0, Math.min(params.maxBytes, this.#config.int('fetch.max.bytes')));
     const minBytes = Math.min(params.minBytes, maxBytes);
-    const first = await this.#readAll(params, partitions, maxBytes);
-    if (params.maxWaitMs <= 0 || partitions.length === 0) return first;
-    let bytes = 0;
-    const keys = new Set<string>();
-    for (let i = 0; i < first.length; i++) {
-      const result = first[i]!;
-      if (result.error !== null || result.divergingEpoch !== null) return first;
-      bytes += result.records.length;
-      const log = this.#logs.getLog(partitions[i]!.topic!, partitions[i]!.partition);
-      if (log === undefined) return first;
-      // Data arrived while we read: no need to wait for more.
-      if (log.highWatermark !== result.highWatermark) return this.#readAll(params, partitions, maxBytes);
-      keys.add(log.label);
+    const deadline = performance.now() + params.maxWaitMs;
+    let results = await this.#readAll(params, partitions, maxBytes);
+    for (;;) {
+      const remaining = deadline - performance.now();
+      if (params.maxWaitMs <= 0 || partitions.length === 0 || remaining <= 0) return results;
+      let bytes = 0;
+      let moved = false;
+      const keys = new Set<string>();
+      for (let i = 0; i < results.length; i++) {
+        const result = results[i]!;
+        // Errors and divergence are answered at once, as Kafka does.
+        if (result.error !== null || result.divergingEpoch !== null) return results;
+        bytes += result.records.length;
+        const log = this.#logs.getLog(partitions[i]!.topic!, partitions[i]!.partition);
+        if (log === undefined) return results;
+        if (log.highWatermark !== result.highWatermark) moved = true;
+        keys.add(log.label);
+      }
+      if (bytes >= minBytes) return results;
+      // Data arrived while we read; the waiters would not hear of it: read again.
+      if (moved) {
+        results = await this.#readAll(params, partitions, maxBytes);
+        continue;
+      }
+      // From here to the wait nothing is awaited, so no append can slip in unseen.
+      const waiting = this.#purgatory.wait([...keys], bytes, minBytes, remaining);
+      if (waiting === null) return results;
+      await waiting;
+      return this.#readAll(params, partitions, maxBytes);
     }
-    if (bytes >= minBytes) return first;
-    const waiting = this.#purgatory.wait([...keys], bytes, minBytes, params.maxWaitMs);
-    if (waiting === null) return first;
-    await waiting;
-    return this.#readAll(params, partitions, maxBytes);
   }
 
   /** Kafka's limits: each partition gets min(partitionMaxBytes, what is left); the first batch found always comes whole. */

@@ -5,6 +5,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { DelayedFetchPurgatory } from '../../../src/broker/services/delayed-fetch.ts';
+import { FetchSessionCache } from '../../../src/broker/services/fetch-sessions.ts';
+import { FetchSessionIdNotFoundError } from '../../../src/broker/services/replica-errors.ts';
 import { type StartedBroker, startBroker } from '../../../src/broker/start-broker.ts';
 import { ErrorCode } from '../../../src/protocol/generated/error-codes.ts';
 import { CompressionCodec, readBatchHeader } from '../../../src/protocol/records/index.ts';
@@ -386,5 +388,110 @@ describe('DelayedFetchPurgatory', () => {
     await a;
     assert.equal(purgatory.size, 0);
     assert.equal(purgatory.wait(['t-0'], 0, 1, 1000), null);
+  });
+});
+
+describe('FetchSessionCache', () => {
+  const partition = (p: number) => ({
+    topic: 't',
+    topicId: 'AAAAAAAAAAAAAAAAAAAAAA',
+    partition: p,
+    fetchOffset: 0n,
+    partitionMaxBytes: 1024,
+    currentLeaderEpoch: -1,
+    lastFetchedEpoch: -1,
+    logStartOffset: -1n,
+  });
+  const result = (highWatermark: bigint) => ({
+    error: null,
+    highWatermark,
+    lastStableOffset: highWatermark,
+    logStartOffset: 0n,
+    records: Buffer.alloc(0),
+    divergingEpoch: null,
+    abortedTransactions: null,
+  });
+
+  test('a full cache makes room only by evicting a session idle for the eviction time', () => {
+    let now = 0;
+    const cache = new FetchSessionCache({
+      maxSessions: 1,
+      evictionMs: 1000,
+      clock: () => now,
+      resolveTopicId: () => 't',
+    });
+    const open = () => {
+      const context = cache.newContext({
+        sessionId: 0,
+        sessionEpoch: 0,
+        usesTopicIds: false,
+        partitions: [partition(0)],
+        forgotten: [],
+      });
+      return context.respond([result(0n)]).sessionId;
+    };
+    const first = open();
+    assert.notEqual(first, 0);
+    now = 999;
+    assert.equal(open(), 0, 'the only session is not idle long enough');
+    now = 2000;
+    const second = open();
+    assert.notEqual(second, 0);
+    assert.throws(
+      () => cache.newContext({ sessionId: first, sessionEpoch: 1, usesTopicIds: false, partitions: [], forgotten: [] }),
+      FetchSessionIdNotFoundError,
+    );
+  });
+
+  test('an incremental fetch that forgets every partition closes the session', () => {
+    const cache = new FetchSessionCache({ resolveTopicId: () => 't' });
+    const id = cache
+      .newContext({ sessionId: 0, sessionEpoch: 0, usesTopicIds: false, partitions: [partition(0)], forgotten: [] })
+      .respond([result(0n)]).sessionId;
+    const context = cache.newContext({
+      sessionId: id,
+      sessionEpoch: 1,
+      usesTopicIds: false,
+      partitions: [],
+      forgotten: [{ topicId: 'AAAAAAAAAAAAAAAAAAAAAA', topic: 't', partitions: [0] }],
+    });
+    assert.deepEqual(context.respond([]), { sessionId: 0, partitions: [] });
+    assert.equal(cache.size, 0);
+  });
+
+  test('answered partitions move to the end, so the byte budget rotates', () => {
+    const cache = new FetchSessionCache({ resolveTopicId: () => 't' });
+    const id = cache
+      .newContext({
+        sessionId: 0,
+        sessionEpoch: 0,
+        usesTopicIds: false,
+        partitions: [partition(0), partition(1), partition(2)],
+        forgotten: [],
+      })
+      .respond([result(0n), result(0n), result(0n)]).sessionId;
+    const next = cache.newContext({
+      sessionId: id,
+      sessionEpoch: 1,
+      usesTopicIds: false,
+      partitions: [],
+      forgotten: [],
+    });
+    assert.deepEqual(
+      next.partitions.map((p) => p.partition),
+      [0, 1, 2],
+    );
+    next.respond([result(0n), result(5n), result(0n)]);
+    const after = cache.newContext({
+      sessionId: id,
+      sessionEpoch: 2,
+      usesTopicIds: false,
+      partitions: [],
+      forgotten: [],
+    });
+    assert.deepEqual(
+      after.partitions.map((p) => p.partition),
+      [0, 2, 1],
+    );
   });
 });
