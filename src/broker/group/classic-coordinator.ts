@@ -445,7 +445,7 @@ export class ClassicCoordinator {
   #schedulePendingSync(group: ClassicGroup): void {
     group.syncTimer?.cancel();
     const generationId = group.generationId;
-    const timer = this.#rt.schedule(group.groupId, group.rebalanceTimeoutMs, () => {
+    const timer = this.#rt.schedule(group.groupId, group.rebalanceTimeoutMs, async () => {
       if (group.syncTimer !== timer) return;
       group.syncTimer = null;
       if (generationId !== group.generationId) return;
@@ -457,6 +457,7 @@ export class ClassicCoordinator {
         group.remove(memberId);
       }
       this.#prepareRebalance(group);
+      await this.#tryCompleteJoin(group);
     });
     group.syncTimer = timer;
   }
@@ -641,6 +642,8 @@ export class ClassicCoordinator {
       case 'Stable':
       case 'CompletingRebalance':
         this.#maybePrepareRebalance(group);
+        // With nobody left to wait for (the last member left), the rebalance completes now.
+        await this.#tryCompleteJoin(group);
         break;
       case 'PreparingRebalance':
         await this.#tryCompleteJoin(group);
