@@ -81,7 +81,13 @@ describe('committed offsets', () => {
       assert.deepEqual([...results.values()], [ErrorCode.NONE, ErrorCode.NONE], `commit v${cv}`);
       for (let fv = 0; fv <= 9; fv++) {
         const topics = [{ name: 'orders', partitionIndexes: [0, 1, 2] }];
-        let partitions;
+        let partitions: {
+          partitionIndex: number;
+          committedOffset: bigint;
+          committedLeaderEpoch: number;
+          metadata: string | null;
+          errorCode: number;
+        }[];
         if (fv >= 8) {
           const { body } = await c.request(OffsetFetch, fv, {
             groupId: '',
