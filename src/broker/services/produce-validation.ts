@@ -49,6 +49,11 @@ export interface ProduceValidationContext {
   config: LogConfig;
   /** Broker clock in ms, for timestamp bounds. */
   nowMs: number;
+  /**
+   * The broker's own writers (group and transaction coordinators) may write control
+   * batches (transaction markers); clients may not.
+   */
+  fromCoordinator?: boolean;
 }
 
 /** Timestamps and keys as the record-level checks see them, whatever the batch format. */
@@ -145,7 +150,7 @@ function checkBatches(records: Buffer, context: ProduceValidationContext): boole
         `Cannot append to "${label}": zstd-compressed batches need Produce v7 or later, got v${apiVersion}`,
       );
     }
-    if (attributes & CONTROL_FLAG_MASK) {
+    if (attributes & CONTROL_FLAG_MASK && !context.fromCoordinator) {
       throw new InvalidRecordError(`Cannot append to "${label}": clients may not write control batches`);
     }
     const baseOffset = records.readBigInt64BE(pos + BatchHeaderOffset.BASE_OFFSET);

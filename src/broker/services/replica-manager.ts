@@ -42,7 +42,10 @@ export interface ProduceOptions {
   acks: number;
   /** Produce request version; decides which record formats and codecs are allowed. */
   apiVersion: number;
-  /** Coordinators write to internal topics; clients may not. */
+  /**
+   * Set by the broker's coordinators: they may write to internal topics and write control
+   * batches (transaction markers); clients may do neither.
+   */
   internal?: boolean;
 }
 
@@ -211,6 +214,7 @@ export class ReplicaManager {
         apiVersion: options.apiVersion,
         config: log.config,
         nowMs: this.#clock(),
+        fromCoordinator: options.internal === true,
       });
       if (prepared instanceof Promise) {
         return prepared.then((bytes) => {
