@@ -1,3 +1,5 @@
+export type { CleanableLog, CleanerEvent, CleanerStats } from './cleaner/cleaner.ts';
+export { LogCleaner, type LogCleanerOptions } from './cleaner/log-cleaner.ts';
 export * from './config.ts';
 export * from './errors.ts';
 export { type Fault, FaultyFs, type FsOperation } from './faulty-fs.ts';
@@ -15,7 +17,7 @@ export {
   type ReadResult,
   type TimestampOffset,
 } from './log.ts';
-export { LogManager, type LogManagerOptions } from './log-manager.ts';
+export { LogManager, type LogManagerCleanerOptions, type LogManagerOptions } from './log-manager.ts';
 export { LogSegment } from './log-segment.ts';
 export * from './names.ts';
 export { type NewTopic, type TopicRecord, TopicStore } from './topic-store.ts';

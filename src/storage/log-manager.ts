@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import { LogCleaner, type LogCleanerOptions } from './cleaner/log-cleaner.ts';
 import { DEFAULT_LOG_CONFIG, type LogConfig, parseLogConfig } from './config.ts';
 import { InvalidConfigError, KafkaStorageError, LogDirOfflineError, topicPartitionLabel } from './errors.ts';
 import { nodeFs, type StorageFs } from './fs.ts';
@@ -27,14 +28,25 @@ export interface LogManagerOptions {
   clock?: () => number;
   /** Called once if the data directory goes offline (a failed fsync in any log). */
   onOffline?: (error: LogDirOfflineError) => void;
+  /**
+   * The log cleaner that compacts logs with cleanup.policy=compact (Kafka's
+   * log.cleaner.enable and log.cleaner.* settings). Enabled by default; `enabled: false`
+   * keeps it stopped (its runOnce() and clean() still work, for tests and tools).
+   */
+  cleaner?: LogManagerCleanerOptions;
 }
+
+export type LogManagerCleanerOptions = { enabled?: boolean } & Omit<
+  LogCleanerOptions,
+  'dataDir' | 'fs' | 'clock' | 'logs'
+>;
 
 /**
  * The registry of partition logs of one data directory. It opens every partition
  * directory on start (in parallel, trusting indexes when the previous shutdown was clean),
  * creates and deletes logs, holds per-topic configs and pushes changes to the logs, runs
- * retention on an unref'd timer, and on close flushes everything and writes the
- * clean-shutdown marker.
+ * retention on an unref'd timer, owns the log cleaner (compaction: cleaner/log-cleaner.ts),
+ * and on close flushes everything and writes the clean-shutdown marker.
  *
  * The marker is removed (durably) on open before any log can be written, so its presence
  * always means "nothing was written after the last clean close".
@@ -56,6 +68,7 @@ export class LogManager {
   #defaults: LogConfig;
   #retentionTimer: NodeJS.Timeout | null = null;
   #retentionRunning: Promise<void> | null = null;
+  #cleaner: LogCleaner | null = null;
   #offline: LogDirOfflineError | null = null;
   #closed = false;
   /** Whether the previous run ended with a clean close (indexes were trusted on open). */
@@ -103,6 +116,20 @@ export class LogManager {
       await Promise.all([...manager.#logs.values()].map((log) => log.close().catch(() => {})));
       throw err instanceof KafkaStorageError ? err : KafkaStorageError.fromIo(`open data directory "${dataDir}"`, err);
     }
+    try {
+      const { enabled = true, ...cleanerOptions } = opts.cleaner ?? {};
+      manager.#cleaner = await LogCleaner.open({
+        ...cleanerOptions,
+        dataDir,
+        fs: fsys,
+        clock: manager.#clock,
+        logs: () => manager.allLogs(),
+      });
+      if (enabled) manager.#cleaner.start();
+    } catch (err) {
+      await Promise.all([...manager.#logs.values()].map((log) => log.close().catch(() => {})));
+      throw err;
+    }
     const interval = opts.retentionCheckIntervalMs ?? 300_000;
     if (interval > 0) {
       manager.#retentionTimer = setInterval(() => {
@@ -115,6 +142,11 @@ export class LogManager {
 
   get isOffline(): boolean {
     return this.#offline !== null;
+  }
+
+  /** The log cleaner of this data directory. */
+  get cleaner(): LogCleaner {
+    return this.#cleaner!;
   }
 
   /** The effective config of a topic: built-in defaults, broker defaults, topic overrides. */
@@ -191,6 +223,7 @@ export class LogManager {
       hadCleanShutdown,
       clock: this.#clock,
       onOffline: (_log, error) => this.#goOffline(error),
+      onTruncate: (log, endOffset) => this.#cleaner?.truncated(log, endOffset),
     });
   }
 
@@ -206,6 +239,7 @@ export class LogManager {
     const log = this.#logs.get(key);
     if (log === undefined) return false;
     this.#logs.delete(key);
+    await this.#cleaner?.forget(log);
     await log.close().catch(() => {});
     const target = join(this.dataDir, deletedPartitionDirName(topic, partition, randomBytes(4).toString('hex')));
     try {
@@ -265,7 +299,8 @@ export class LogManager {
   }
 
   /**
-   * Stops the retention timer, closes every log (each fsyncs and writes its index files)
+   * Stops the retention timer and the cleaner (a round under way stops at its next step),
+   * closes every log (each fsyncs and writes its index files)
    * and, if all of that worked and the directory is online, writes the clean-shutdown
    * marker so the next open can skip recovery.
    */
@@ -273,6 +308,7 @@ export class LogManager {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#retentionTimer !== null) clearInterval(this.#retentionTimer);
+    await this.#cleaner?.stop();
     await this.#retentionRunning;
     await Promise.all([...this.#pending.values()].map((p) => p.catch(() => {})));
     const results = await Promise.allSettled([...this.#logs.values()].map((log) => log.close()));

@@ -11,6 +11,7 @@ import {
 import { CorruptRecordError } from './errors.ts';
 import { readFully, type StorageFile, type StorageFs, shortWrite } from './fs.ts';
 import {
+  CLEANED_FILE_SUFFIX,
   DELETED_FILE_SUFFIX,
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
@@ -84,8 +85,11 @@ export class LogSegment {
   readonly baseOffset: bigint;
   readonly dir: string;
   readonly #fs: StorageFs;
-  /** Suffix added to every file name once the segment is scheduled for deletion. */
-  #deletedSuffix = '';
+  /**
+   * Suffix after every file name: `.deleted` once the segment is scheduled for deletion,
+   * `.cleaned` / `.swap` while the cleaner builds and swaps it in (see createCleaned).
+   */
+  #fileSuffix = '';
   #file: StorageFile | null = null;
   #opening: Promise<StorageFile> | null = null;
   #size: number;
@@ -130,6 +134,29 @@ export class LogSegment {
   ): Promise<LogSegment> {
     const seg = new LogSegment(fsys, dir, baseOffset, 0, indexIntervalBytes);
     await Promise.all([fsys.unlink(seg.indexPath), fsys.unlink(seg.timeIndexPath)]);
+    seg.#file = await fsys.open(seg.logPath, 'create');
+    seg.#offsetIndex = new OffsetIndex();
+    seg.#timeIndex = new TimeIndex();
+    seg.#maxTimestamp = -1;
+    seg.#endOffset = baseOffset;
+    seg.#active = true;
+    return seg;
+  }
+
+  /**
+   * A segment the log cleaner writes, in `<base>.log.cleaned`: appended to like an active
+   * segment (indexes built in memory by the same rule), then synced, sealed with
+   * markSealed(endOffset) and handed to Log.replaceSegments, which renames it into place
+   * (renameLogFile) and writes its index files. Nothing reads it before that.
+   */
+  static async createCleaned(
+    fsys: StorageFs,
+    dir: string,
+    baseOffset: bigint,
+    indexIntervalBytes: number,
+  ): Promise<LogSegment> {
+    const seg = new LogSegment(fsys, dir, baseOffset, 0, indexIntervalBytes);
+    seg.#fileSuffix = CLEANED_FILE_SUFFIX;
     seg.#file = await fsys.open(seg.logPath, 'create');
     seg.#offsetIndex = new OffsetIndex();
     seg.#timeIndex = new TimeIndex();
@@ -190,15 +217,15 @@ export class LogSegment {
   }
 
   get logPath(): string {
-    return segmentFilePath(this.dir, this.baseOffset, LOG_FILE_SUFFIX) + this.#deletedSuffix;
+    return segmentFilePath(this.dir, this.baseOffset, LOG_FILE_SUFFIX) + this.#fileSuffix;
   }
 
   get indexPath(): string {
-    return segmentFilePath(this.dir, this.baseOffset, INDEX_FILE_SUFFIX) + this.#deletedSuffix;
+    return segmentFilePath(this.dir, this.baseOffset, INDEX_FILE_SUFFIX) + this.#fileSuffix;
   }
 
   get timeIndexPath(): string {
-    return segmentFilePath(this.dir, this.baseOffset, TIME_INDEX_FILE_SUFFIX) + this.#deletedSuffix;
+    return segmentFilePath(this.dir, this.baseOffset, TIME_INDEX_FILE_SUFFIX) + this.#fileSuffix;
   }
 
   /** Bytes of batches written (for the active segment, including ones not yet fsynced). */
@@ -306,7 +333,9 @@ export class LogSegment {
    */
   async writeIndexFiles(): Promise<void> {
     if (this.#offsetIndex === null || this.#timeIndex === null) return;
-    if (this.#size > 0) this.#timeIndex.maybeAppend(this.#maxTimestamp!, this.#offsetOfMaxTimestamp);
+    if (this.#size > 0 || this.#maxTimestamp! >= 0) {
+      this.#timeIndex.maybeAppend(this.#maxTimestamp!, this.#offsetOfMaxTimestamp);
+    }
     await Promise.all([
       this.#writeIndexFile(this.indexPath, this.#offsetIndex.bytes()),
       this.#writeIndexFile(this.timeIndexPath, this.#timeIndex.bytes()),
@@ -326,10 +355,49 @@ export class LogSegment {
     await this.#fs.rename(tmp, path);
   }
 
-  /** The log has rolled: this segment takes no more appends. Keeps indexes and file for reads. */
-  markSealed(): void {
+  /**
+   * The log has rolled: this segment takes no more appends. Keeps indexes and file for reads.
+   * A cleaned segment passes the end offset of the segments it replaces, which may lie
+   * beyond its last batch, and their largest timestamp: if no batch survived, that stands
+   * for its age (its time index carries it), as the original files' modification time does
+   * in Kafka, so time retention treats it like the data it replaced.
+   */
+  markSealed(endOffset?: bigint, replacedLargestTimestamp = -1): void {
     this.#active = false;
-    this.#endOffset = this.#endOffset ?? this.baseOffset;
+    this.#endOffset = endOffset ?? this.#endOffset ?? this.baseOffset;
+    if (this.#size === 0 && replacedLargestTimestamp >= 0) this.#maxTimestamp = replacedLargestTimestamp;
+  }
+
+  /**
+   * Renames the log file from its current suffix to `suffix` (`.cleaned` → `.swap` → ``),
+   * the steps of the cleaner's swap. Only the log file: a segment in the swap has its
+   * indexes in memory and gets index files once it is in place. The open file handle keeps
+   * serving reads across the renames.
+   */
+  async renameLogFile(suffix: string): Promise<void> {
+    const to = segmentFilePath(this.dir, this.baseOffset, LOG_FILE_SUFFIX) + suffix;
+    await this.#fs.rename(this.logPath, to);
+    this.#fileSuffix = suffix;
+  }
+
+  /** Closes and removes a segment the cleaner built but did not swap in. */
+  async discard(): Promise<void> {
+    this.#closed = true;
+    this.#active = false;
+    const file = this.#file;
+    this.#file = null;
+    await file?.close().catch(() => {});
+    await this.#fs.unlink(this.logPath);
+  }
+
+  /**
+   * Waits for a file open or index load that started before a rename (markForDeletion) to
+   * finish. Once it has, every later access uses the new names, so a file that then takes
+   * over the old name (a cleaned segment with the same base offset) is never opened, or
+   * overwritten with stale index files, by this segment.
+   */
+  async settle(): Promise<void> {
+    await Promise.allSettled([this.#opening, this.#loadingIndexes]);
   }
 
   // ---------------------------------------------------------------- loading and recovery
@@ -609,6 +677,19 @@ export class LogSegment {
     }
   }
 
+  /**
+   * Raw bytes of [position, position + length) (fewer at the end of the file), for the log
+   * cleaner, which walks a sealed segment's batches itself. Pins the segment meanwhile.
+   */
+  async readBytes(position: number, length: number): Promise<Buffer> {
+    this.#pins++;
+    try {
+      return await readFully(await this.#openFile(), position, Math.max(0, Math.min(length, this.#size - position)));
+    } finally {
+      this.#unpin();
+    }
+  }
+
   /** Header facts of the batch holding `offset`, or null when none below `maxPosition` does. */
   async findBatch(offset: bigint, maxPosition: number): Promise<StoredBatch | null> {
     return this.#search(maxPosition, offset, (buf, at) => {
@@ -733,7 +814,10 @@ export class LogSegment {
       this.#size = batch.position;
     }
     // Truncation is rare; a full header rescan is the simple way to get every counter right.
-    const end = await this.#rebuildIndexesFromHeaders();
+    await this.#rebuildIndexesFromHeaders();
+    // The log now ends where the removed batch began, or at `offset` itself when that lies
+    // in a gap compaction left (no batch holds it): not at the last batch before the gap.
+    const end = batch !== null && batch.baseOffset < offset ? batch.baseOffset : offset;
     this.#endOffset = end;
     return end;
   }
@@ -769,12 +853,14 @@ export class LogSegment {
    * Schedules the segment's files for deletion: they are renamed to `*.deleted` now (the
    * log file first, so a crash half-way never leaves index files describing a missing
    * log as live), and unlinked once no read holds the segment. A crash before the unlink
-   * leaves `*.deleted` files, which the next open removes.
+   * leaves `*.deleted` files, which the next open removes. With `unlinkDelayMs` (the
+   * cleaner passes `file.delete.delay.ms`, as Kafka does) the unlink waits that much longer,
+   * so that a search that took the old segment list before a swap can still finish on it.
    */
-  async markForDeletion(): Promise<void> {
+  async markForDeletion(unlinkDelayMs = 0): Promise<void> {
     const paths = [this.logPath, this.indexPath, this.timeIndexPath];
     await this.#fs.rename(paths[0]!, paths[0] + DELETED_FILE_SUFFIX);
-    this.#deletedSuffix = DELETED_FILE_SUFFIX;
+    this.#fileSuffix += DELETED_FILE_SUFFIX;
     const renamed = [this.logPath, this.indexPath, this.timeIndexPath];
     // Index files are derived data: one that cannot be renamed is an orphan without its
     // log file, which the next open removes.
@@ -784,12 +870,15 @@ export class LogSegment {
     ]);
     this.#closed = true;
     this.#active = false;
-    await this.#whenIdle(async () => {
-      const file = this.#file ?? (this.#opening ? await this.#opening.catch(() => null) : null);
-      this.#file = null;
-      await file?.close().catch(() => {});
-      await Promise.all(renamed.map((p) => this.#fs.unlink(p).catch(() => {})));
-    });
+    const remove = () =>
+      this.#whenIdle(async () => {
+        const file = this.#file ?? (this.#opening ? await this.#opening.catch(() => null) : null);
+        this.#file = null;
+        await file?.close().catch(() => {});
+        await Promise.all(renamed.map((p) => this.#fs.unlink(p).catch(() => {})));
+      });
+    if (unlinkDelayMs <= 0) return remove();
+    setTimeout(() => void remove().catch(() => {}), Math.min(unlinkDelayMs, 0x7fffffff)).unref();
   }
 }
 

@@ -7,6 +7,7 @@ import {
   type RecordsSummary,
   summarizeRecords,
 } from './batches.ts';
+import { completeInterruptedSwap } from './cleaner/swap-recovery.ts';
 import { DEFAULT_LOG_CONFIG, type LogConfig, syncsEveryAppend } from './config.ts';
 import {
   KafkaStorageError,
@@ -20,12 +21,16 @@ import {
 import { nodeFs, type StorageFs, writeFileAtomic } from './fs.ts';
 import { LogSegment, type SegmentBatch, SegmentWriteError, type StoredBatch } from './log-segment.ts';
 import {
+  CLEANED_FILE_SUFFIX,
   DELETED_FILE_SUFFIX,
+  INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
   LOG_START_OFFSET_FILE,
   parseSegmentFileName,
+  SWAP_FILE_SUFFIX,
   segmentFilePath,
   TEMP_FILE_SUFFIX,
+  TIME_INDEX_FILE_SUFFIX,
 } from './names.ts';
 
 const INT32_MAX = 0x7fffffff;
@@ -53,6 +58,8 @@ export interface LogOptions {
   clock?: () => number;
   /** Called once when a failed fsync takes the log offline. */
   onOffline?: (log: Log, error: LogDirOfflineError) => void;
+  /** Called after a truncation moved the log end down to `endOffset` (the cleaner resets its checkpoint). */
+  onTruncate?: (log: Log, endOffset: bigint) => void;
 }
 
 export interface AppendOptions {
@@ -156,6 +163,7 @@ export class Log {
   readonly #fs: StorageFs;
   readonly #clock: () => number;
   readonly #onOffline: ((log: Log, error: LogDirOfflineError) => void) | undefined;
+  readonly #onTruncate: ((log: Log, endOffset: bigint) => void) | undefined;
   #config: LogConfig;
   #segments: LogSegment[];
   #logStartOffset: bigint;
@@ -186,6 +194,7 @@ export class Log {
     this.#fs = fsys;
     this.#clock = opts.clock ?? Date.now;
     this.#onOffline = opts.onOffline;
+    this.#onTruncate = opts.onTruncate;
     this.#config = opts.config ?? DEFAULT_LOG_CONFIG;
     this.#segments = segments;
     const active = segments[segments.length - 1]!;
@@ -197,7 +206,8 @@ export class Log {
   }
 
   /**
-   * Opens (or creates) the log in `dir`. Leftovers of interrupted deletions and atomic
+   * Opens (or creates) the log in `dir`. A cleaner swap that a crash interrupted is
+   * finished or undone first (swap-recovery.ts). Leftovers of interrupted deletions and atomic
    * writes are removed, index files without a log file are dropped, and the last segment
    * is opened for appending (recovered unless `hadCleanShutdown`). Sealed segments are
    * only stat'ed.
@@ -208,7 +218,7 @@ export class Log {
     const clock = opts.clock ?? Date.now;
     const label = topicPartitionLabel(opts.topic, opts.partition);
     try {
-      const names = await readdirOrCreate(fsys, opts.dir);
+      const names = await completeInterruptedSwap(fsys, opts.dir, await readdirOrCreate(fsys, opts.dir));
       const logBases: bigint[] = [];
       const others: { name: string; base: bigint }[] = [];
       const leftovers: string[] = [];
@@ -483,12 +493,16 @@ export class Log {
     lastOffset: bigint,
     nowMs: number,
   ): boolean {
+    const config = this.#config;
     const size = segment.size + pendingBytes;
-    const maxIndexEntries = Math.floor(this.#config['segment.index.bytes'] / 8);
-    if (size > 0 && size + itemBytes > this.#config['segment.bytes']) return true;
-    if (size > 0 && segment.rollAgeMs(nowMs) > this.#config['segment.ms'] - this.#config['segment.jitter.ms']) {
-      return true;
-    }
+    const maxIndexEntries = Math.floor(config['segment.index.bytes'] / 8);
+    if (size > 0 && size + itemBytes > config['segment.bytes']) return true;
+    // Kafka's maxSegmentMs: a compacted log rolls by max.compaction.lag.ms too, since the
+    // cleaner never touches the active segment.
+    const segmentMs = config['cleanup.policy'].includes('compact')
+      ? Math.min(config['segment.ms'], config['max.compaction.lag.ms'])
+      : config['segment.ms'];
+    if (size > 0 && segment.rollAgeMs(nowMs) > segmentMs - config['segment.jitter.ms']) return true;
     if (segment.offsetIndexEntries >= maxIndexEntries || segment.timeIndexEntries >= maxIndexEntries) return true;
     return firstOffset < segment.baseOffset || lastOffset - segment.baseOffset > BigInt(INT32_MAX);
   }
@@ -665,9 +679,12 @@ export class Log {
       }
       if (records !== null) return result(records);
       // Nothing at or after `offset` in this segment: the next one starts there. The list
-      // may have changed during the await, so find the successor again.
+      // may have changed during the await, so find the successor again. If a cleaner swap
+      // replaced the segment, the one now holding `offset` may start below it.
       segments = this.#segments;
-      i = segments.findIndex((s) => s.baseOffset > segment.baseOffset);
+      i = segments.includes(segment)
+        ? segments.findIndex((s) => s.baseOffset > segment.baseOffset)
+        : Math.max(0, floorSegment(segments, offset));
     }
     return result(EMPTY);
   }
@@ -696,7 +713,11 @@ export class Log {
     for (let i = Math.max(0, floorSegment(segments, logStartOffset)); i < segments.length; i++) {
       const segment = segments[i]!;
       const maxPosition = positionBelow(segment, hw);
-      if (maxPosition <= 0) break;
+      if (maxPosition <= 0) {
+        // A sealed segment can be empty once compaction removed all its records.
+        if (segment.baseOffset < hw.segment.baseOffset) continue;
+        break;
+      }
       if ((await segment.largestTimestamp()).timestamp < target) continue;
       const batch = await segment.findByTimestamp(target, logStartOffset, maxPosition);
       if (batch !== null) return toTimestampOffset(batch, logStartOffset);
@@ -896,12 +917,107 @@ export class Log {
    */
   async #afterTruncation(last: LogSegment, end: bigint): Promise<void> {
     this.#logEndOffset = end;
+    this.#onTruncate?.(this, end);
     if (this.#logStartOffset > end) {
       await writeFileAtomic(this.#fs, `${this.dir}/${LOG_START_OFFSET_FILE}`, Buffer.from(`${end}\n`));
       this.#logStartOffset = end;
     }
     if (this.#flushedOffset > end) this.#flushedOffset = end;
     if (this.#highWatermark.offset >= end) this.#highWatermark = { offset: end, segment: last, position: last.size };
+  }
+
+  // ---------------------------------------------------------------- compaction
+
+  /** A new segment for the cleaner to write (`<baseOffset>.log.cleaned`), with this log's file system and index interval. */
+  createCleanedSegment(baseOffset: bigint): Promise<LogSegment> {
+    return LogSegment.createCleaned(this.#fs, this.dir, baseOffset, this.#config['index.interval.bytes']);
+  }
+
+  /**
+   * Swaps a segment built by the log cleaner in for the consecutive sealed segments `old` it
+   * was cleaned from (Kafka's replaceSegments). `cleaned` has the base offset of `old[0]`,
+   * lives in `<base>.log.cleaned`, is fsynced and sealed with the end offset of the last old
+   * segment; `contentEnd` is the offset after its last batch (its base offset when empty).
+   *
+   * On disk, so that a crash at any point leaves the old segments or the new one, never a mix
+   * (Log.open finishes or undoes an interrupted swap: cleaner/swap-recovery.ts):
+   * 1. Each old segment starting at or after `contentEnd` (all its records were removed) gets
+   *    an empty `.cleaned` file, so that a swap finished at open replaces it too, instead of
+   *    leaving its stale records behind a cleaned segment that no longer reaches it.
+   * 2. `.cleaned` → `.swap`, the highest base offset first and `cleaned` last; that rename,
+   *    made durable by a directory fsync, is the commit point. Before it, open removes the
+   *    swap's files (a `.cleaned` file is left); after it, open completes the swap.
+   * 3. The segment list switches to `cleaned` in one synchronous step: a read sees the old
+   *    segments or the new one. Reads already on an old segment finish on it.
+   * 4. The old segments are renamed to `.deleted` and unlinked after `file.delete.delay.ms`
+   *    once no read holds them; `.swap` → final name; the empty swap files go; directory
+   *    fsync; then the index files of `cleaned` are written (derived data).
+   *
+   * Returns false, changing nothing, when the log no longer holds exactly `old` followed by
+   * another segment (retention, DeleteRecords or truncation got there first). A failure
+   * before the commit point undoes the files and throws KafkaStorageError; in both cases the
+   * caller discards `cleaned`. A failure after the commit point takes the log offline
+   * (LogDirOfflineError; a restart completes the swap), as a failed fsync does.
+   */
+  replaceSegments(old: readonly LogSegment[], cleaned: LogSegment, contentEnd: bigint): Promise<boolean> {
+    return this.#enqueue(async () => {
+      const operation = `swap a cleaned segment into "${this.label}"`;
+      this.#checkUsable(operation);
+      const segments = this.#segments;
+      const start = old.length === 0 ? -1 : segments.indexOf(old[0]!);
+      if (start < 0 || start + old.length >= segments.length || old.some((s, i) => segments[start + i] !== s)) {
+        return false;
+      }
+      const base = (s: LogSegment) => segmentFilePath(this.dir, s.baseOffset, LOG_FILE_SUFFIX);
+      const emptied = old.slice(1).filter((s) => s.baseOffset >= contentEnd);
+      try {
+        for (const s of emptied) await createEmptyFile(this.#fs, base(s) + CLEANED_FILE_SUFFIX);
+        for (const s of [...emptied].reverse()) {
+          await this.#fs.rename(base(s) + CLEANED_FILE_SUFFIX, base(s) + SWAP_FILE_SUFFIX);
+        }
+        await cleaned.renameLogFile(SWAP_FILE_SUFFIX);
+      } catch (err) {
+        try {
+          // The emptied swaps go first: while cleaned's own file is still there, open undoes them.
+          for (const s of emptied) {
+            await this.#fs.unlink(base(s) + SWAP_FILE_SUFFIX);
+            await this.#fs.unlink(base(s) + CLEANED_FILE_SUFFIX);
+          }
+          await this.#fs.unlink(base(cleaned) + SWAP_FILE_SUFFIX);
+          await this.#fs.unlink(base(cleaned) + CLEANED_FILE_SUFFIX);
+        } catch (undoErr) {
+          // Swap files that outlive a failed swap could be taken for a later one's at open.
+          this.markOffline(undoErr);
+          throw new LogDirOfflineError(operation, this.dir, undoErr);
+        }
+        throw KafkaStorageError.fromIo(operation, err);
+      }
+      try {
+        await this.#fs.syncDir(this.dir);
+      } catch (err) {
+        this.markOffline(err);
+        throw new LogDirOfflineError(operation, this.dir, err);
+      }
+      this.#segments = [...segments.slice(0, start), cleaned, ...segments.slice(start + old.length)];
+      try {
+        const delayMs = this.#config['file.delete.delay.ms'];
+        for (const s of old) await s.markForDeletion(delayMs);
+        await Promise.all(old.map((s) => s.settle()));
+        // Index files of the first old segment left behind by a failed rename would describe
+        // other bytes under the name the cleaned segment takes.
+        await this.#fs.unlink(segmentFilePath(this.dir, cleaned.baseOffset, INDEX_FILE_SUFFIX));
+        await this.#fs.unlink(segmentFilePath(this.dir, cleaned.baseOffset, TIME_INDEX_FILE_SUFFIX));
+        await this.#fs.syncDir(this.dir);
+        await cleaned.renameLogFile('');
+        for (const s of emptied) await this.#fs.unlink(base(s) + SWAP_FILE_SUFFIX);
+        await this.#fs.syncDir(this.dir);
+      } catch (err) {
+        this.markOffline(err);
+        throw new LogDirOfflineError(operation, this.dir, err);
+      }
+      await cleaned.writeIndexFiles().catch(() => {});
+      return true;
+    });
   }
 
   // ---------------------------------------------------------------- closing
@@ -966,6 +1082,16 @@ function toTimestampOffset(batch: StoredBatch, logStartOffset: bigint): Timestam
     timestamp: BigInt(batch.maxTimestamp),
     leaderEpoch: batch.partitionLeaderEpoch,
   };
+}
+
+/** An empty, durable file (its directory entry still needs a directory fsync). */
+async function createEmptyFile(fsys: StorageFs, path: string): Promise<void> {
+  const file = await fsys.open(path, 'create');
+  try {
+    await file.datasync();
+  } finally {
+    await file.close();
+  }
 }
 
 /** Lists a partition directory, creating it when missing (one round trip when it exists). */

@@ -7,6 +7,7 @@ import { join } from 'node:path';
  * <dataDir>/
  *   topics.json                      topic metadata (TopicStore)
  *   .clean-shutdown                  present only while the broker is cleanly stopped
+ *   cleaner-offset-checkpoint        how far each compacted partition is cleaned (Kafka's format)
  *   orders-0/                        one directory per partition: <topic>-<partition>
  *     00000000000000000000.log       segment data, named by its 20-digit base offset
  *     00000000000000000000.index     sparse offset index
@@ -14,6 +15,8 @@ import { join } from 'node:path';
  *     00000000000000000000.txnindex  aborted transactions (later)
  *     00000000000000000000.snapshot  producer state (later)
  *     log-start-offset               written by DeleteRecords
+ *     00000000000000000000.log.cleaned  a segment the cleaner is writing (removed on open)
+ *     00000000000000000000.log.swap     a cleaned segment being swapped in (completed on open)
  *   orders-1.5f3a9c0e.deleted/       a deleted partition waiting for background removal
  * ```
  */
@@ -27,10 +30,16 @@ export const PRODUCER_SNAPSHOT_FILE_SUFFIX = '.snapshot';
 export const DELETED_FILE_SUFFIX = '.deleted';
 /** Left behind by an interrupted atomic write; ignored and removed. */
 export const TEMP_FILE_SUFFIX = '.tmp';
+/** Added to a segment log file while the cleaner writes it (`<base>.log.cleaned`). */
+export const CLEANED_FILE_SUFFIX = '.cleaned';
+/** A cleaned segment committed to replace old ones, not yet renamed into place (`<base>.log.swap`). */
+export const SWAP_FILE_SUFFIX = '.swap';
 
 export const CLEAN_SHUTDOWN_FILE = '.clean-shutdown';
 export const LOG_START_OFFSET_FILE = 'log-start-offset';
 export const TOPICS_FILE = 'topics.json';
+/** Per-partition cleaned-up-to offsets of compacted logs, in Kafka's checkpoint format. */
+export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
 
 export type SegmentFileSuffix =
   | typeof LOG_FILE_SUFFIX
@@ -108,4 +117,17 @@ export function parseSegmentFileName(name: string): { baseOffset: bigint; suffix
   const suffix = SEGMENT_SUFFIXES.find((s) => s === name.slice(dot));
   if (suffix === undefined) return null;
   return { baseOffset: BigInt(digits), suffix };
+}
+
+/**
+ * A segment log file with a cleaner suffix (`00000000000000000042.log.cleaned`,
+ * `….log.swap`): its base offset, or null for any other name.
+ */
+export function parseCleanerFileName(
+  name: string,
+  suffix: typeof CLEANED_FILE_SUFFIX | typeof SWAP_FILE_SUFFIX,
+): bigint | null {
+  if (!name.endsWith(suffix)) return null;
+  const parsed = parseSegmentFileName(name.slice(0, -suffix.length));
+  return parsed !== null && parsed.suffix === LOG_FILE_SUFFIX ? parsed.baseOffset : null;
 }
