@@ -48,7 +48,7 @@ export class DefaultPartitioner implements Partitioner {
   partition(context: PartitionContext): number {
     if (context.key !== null) return partitionForKey(context.key, context.partitionCount);
     const current = this.#sticky.get(context.topic);
-    if (current !== undefined && current.partition < context.partitionCount) {
+    if (current !== undefined && current.bytes < this.#stickyBytes && current.partition < context.partitionCount) {
       const usable =
         context.availablePartitions.length === 0 || context.availablePartitions.includes(current.partition);
       if (usable) return current.partition;
@@ -59,9 +59,8 @@ export class DefaultPartitioner implements Partitioner {
   onAppend(topic: string, partition: number, bytes: number): void {
     const current = this.#sticky.get(topic);
     if (current === undefined || current.partition !== partition) return;
+    // Past stickyBytes the next record switches partition (partition() checks).
     current.bytes += bytes;
-    // The next record goes elsewhere; the partition count is learned again on that call.
-    if (current.bytes >= this.#stickyBytes) this.#sticky.delete(topic);
   }
 
   #switch(topic: string, count: number, available: readonly number[], previous: number | undefined): number {

@@ -56,9 +56,8 @@ export function encodeSubscription(s: Subscription, version = CONSUMER_PROTOCOL_
 }
 
 export function decodeSubscription(bytes: Uint8Array): Subscription & { version: number } {
-  const r = new Reader(bytes);
-  const version = r.int16();
-  const m = ConsumerProtocolSubscription.read(r, Math.min(Math.max(version, 0), CONSUMER_PROTOCOL_VERSION));
+  const version = new Reader(bytes).int16();
+  const m = readLenient(bytes, version, (r, v) => ConsumerProtocolSubscription.read(r, v));
   return {
     version,
     topics: m.topics,
@@ -79,8 +78,24 @@ export function encodeAssignment(a: Assignment, version = CONSUMER_PROTOCOL_VERS
 /** An empty blob is an empty assignment: the coordinator sends one to a member that got nothing. */
 export function decodeAssignment(bytes: Uint8Array): Assignment & { version: number } {
   if (bytes.length === 0) return { version: 0, partitions: [], userData: null };
-  const r = new Reader(bytes);
-  const version = r.int16();
-  const m = ConsumerProtocolAssignment.read(r, Math.min(Math.max(version, 0), CONSUMER_PROTOCOL_VERSION));
+  const version = new Reader(bytes).int16();
+  const m = readLenient(bytes, version, (r, v) => ConsumerProtocolAssignment.read(r, v));
   return { version, partitions: flatten(m.assignedPartitions), userData: m.userData };
+}
+
+/**
+ * Reads at the blob's version (capped at the newest known), then at older ones: some
+ * clients (kafkajs) label v0 fields as v1, and the fields of later versions only append.
+ */
+function readLenient<T>(bytes: Uint8Array, version: number, read: (r: Reader, version: number) => T): T {
+  let v = Math.min(Math.max(version, 0), CONSUMER_PROTOCOL_VERSION);
+  for (;;) {
+    try {
+      const r = new Reader(bytes, 2);
+      return read(r, v);
+    } catch (err) {
+      if (v === 0) throw err;
+      v--;
+    }
+  }
 }
