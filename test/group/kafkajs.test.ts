@@ -5,66 +5,15 @@
  * slow handler that keeps heartbeating keeps its membership.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, fork } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import kafkajs from 'kafkajs';
 import type { StartedBroker } from '../../src/broker/start-broker.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { createTopic, DescribeGroups, sleep, startGroupBroker, waitFor } from './helpers.ts';
+import { MemberProcess, type Processed } from './member-process.ts';
 
 const { Kafka, logLevel } = kafkajs;
 const T = { timeout: 90_000 };
-const FIXTURE = new URL('./fixtures/kafkajs-member.ts', import.meta.url).pathname;
-
-interface Processed {
-  member: string;
-  partition: number;
-  offset: string;
-  value: string | null;
-}
-
-/** A kafkajs consumer in a child process, with what it reported. */
-class MemberProcess {
-  readonly name: string;
-  readonly child: ChildProcess;
-  assignment: number[] = [];
-  joins = 0;
-  readonly ready: Promise<void>;
-
-  constructor(name: string, env: Record<string, string>, processed: Processed[]) {
-    this.name = name;
-    this.child = fork(FIXTURE, [], {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, ...env, NAME: name },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    });
-    this.ready = new Promise((resolve) => {
-      this.child.on(
-        'message',
-        (m: { type: string; assignment?: number[]; partition?: number; offset?: string; value?: string | null }) => {
-          if (m.type === 'ready') resolve();
-          if (m.type === 'join') {
-            this.joins++;
-            this.assignment = [...(m.assignment ?? [])].sort((a, b) => a - b);
-          }
-          if (m.type === 'record')
-            processed.push({ member: name, partition: m.partition!, offset: m.offset!, value: m.value ?? null });
-        },
-      );
-    });
-  }
-
-  kill(): void {
-    this.child.kill('SIGKILL');
-  }
-
-  leave(): Promise<void> {
-    return new Promise((resolve) => {
-      this.child.once('exit', () => resolve());
-      this.child.send('leave');
-    });
-  }
-}
 
 describe('kafkajs consumer groups', () => {
   let broker: StartedBroker;
@@ -102,7 +51,7 @@ describe('kafkajs consumer groups', () => {
   }
 
   function spawnMembers(names: string[], env: Record<string, string>, processed: Processed[]): MemberProcess[] {
-    const members = names.map((n) => new MemberProcess(n, env, processed));
+    const members = names.map((n) => new MemberProcess('kafkajs-member', n, env, processed));
     children.push(...members);
     return members;
   }
