@@ -352,6 +352,39 @@ describe('classic groups', () => {
     },
   );
 
+  test(
+    'a member slower than its session timeout that keeps heartbeating is waited for, up to the rebalance timeout',
+    T,
+    async () => {
+      const [a, b, c] = await open(3);
+      const g = 'g-slow';
+      const opts = { groupId: g, sessionTimeoutMs: 300, rebalanceTimeoutMs: 5000 };
+      const [ja, jb] = await Promise.all([joinWithId(a!, opts), joinWithId(b!, opts)]);
+      await Promise.all([
+        syncGroup(a!, { groupId: g, generationId: 1, memberId: ja.memberId, assignments: [] }),
+        syncGroup(b!, { groupId: g, generationId: 1, memberId: jb.memberId }),
+      ]);
+      const started = performance.now();
+      const joiningC = joinWithId(c!, opts);
+      const joiningB = (async () => {
+        while ((await heartbeat(b!, { groupId: g, generationId: 1, memberId: jb.memberId })) === ErrorCode.NONE)
+          await sleep(50);
+        return joinGroup(b!, { ...opts, memberId: jb.memberId });
+      })();
+      // a is busy for four session timeouts, heartbeating all along, and only then rejoins.
+      while (performance.now() - started < 1200) {
+        const code = await heartbeat(a!, { groupId: g, generationId: 1, memberId: ja.memberId });
+        assert.ok(code === ErrorCode.NONE || code === ErrorCode.REBALANCE_IN_PROGRESS, `heartbeat answered ${code}`);
+        await sleep(100);
+      }
+      const ra = await joinGroup(a!, { ...opts, memberId: ja.memberId });
+      const [rb, rc] = await Promise.all([joiningB, joiningC]);
+      assert.ok(performance.now() - started >= 1150);
+      assert.deepEqual([ra.generationId, rb.generationId, rc.generationId], [2, 2, 2]);
+      assert.equal(ra.members.length + rb.members.length + rc.members.length, 3, 'three members, listed to the leader');
+    },
+  );
+
   test('group.initial.rebalance.delay.ms gathers members that arrive together into generation 1', T, async () => {
     const [a, b, c] = await open(3);
     const g = 'g-initial-delay';
