@@ -1,0 +1,286 @@
+// A pipelined Kafka protocol connection for load generation, built on our codecs. Requests
+// are pre-encoded frames written back to back; responses come back in request order on one
+// connection (the protocol guarantees it), so a FIFO of callbacks is all the matching needed.
+import { connect, type Socket } from 'node:net';
+import type { MessageCodec } from '../../src/protocol/codec.ts';
+import { ZERO_UUID } from '../../src/protocol/codec.ts';
+import { ErrorCode } from '../../src/protocol/generated/error-codes.ts';
+import { ApiVersionsRequest, ApiVersionsResponse } from '../../src/protocol/generated/messages/api-versions.ts';
+import { CreateTopicsRequest, CreateTopicsResponse } from '../../src/protocol/generated/messages/create-topics.ts';
+import { DeleteTopicsRequest, DeleteTopicsResponse } from '../../src/protocol/generated/messages/delete-topics.ts';
+import { FetchRequest, FetchResponse } from '../../src/protocol/generated/messages/fetch.ts';
+import { MetadataRequest, MetadataResponse } from '../../src/protocol/generated/messages/metadata.ts';
+import { ProduceRequest, ProduceResponse } from '../../src/protocol/generated/messages/produce.ts';
+import { readResponseHeader, writeRequestHeader } from '../../src/protocol/headers.ts';
+import { Reader } from '../../src/protocol/reader.ts';
+import { Writer } from '../../src/protocol/writer.ts';
+
+export const PRODUCE_VERSION = 9;
+export const FETCH_VERSION = 12;
+
+type Callback = (frame: Buffer | null) => void;
+
+/** One TCP connection with any number of requests in flight. */
+export class KafkaConnection {
+  readonly socket: Socket;
+  readonly #waiting: Callback[] = [];
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  #need = 4;
+  #closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('close', () => {
+      this.#closed = true;
+      for (const cb of this.#waiting.splice(0)) cb(null);
+    });
+    socket.on('error', () => {});
+  }
+
+  static connect(port: number, host = '127.0.0.1'): Promise<KafkaConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ port, host }, () => {
+        socket.off('error', reject);
+        resolve(new KafkaConnection(socket));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  get inFlight(): number {
+    return this.#waiting.length;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Writes a whole frame (size prefix included); `cb` gets the response frame, or null if the connection closed. */
+  send(frame: Buffer, cb: Callback): void {
+    if (this.#closed) {
+      cb(null);
+      return;
+    }
+    this.#waiting.push(cb);
+    this.socket.write(frame);
+  }
+
+  request(frame: Buffer): Promise<Buffer> {
+    return new Promise((resolve, reject) =>
+      this.send(frame, (f) => (f === null ? reject(new Error('Connection closed before the response')) : resolve(f))),
+    );
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  // Collects chunks until a whole frame is there, then concatenates once: a 1 MiB fetch
+  // response arrives in many socket reads and must not be copied once per read.
+  #onData(chunk: Buffer): void {
+    this.#chunks.push(chunk);
+    this.#buffered += chunk.length;
+    while (this.#buffered >= this.#need) {
+      const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#buffered);
+      let pos = 0;
+      while (all.length - pos >= 4) {
+        const size = all.readInt32BE(pos);
+        if (all.length - pos < 4 + size) break;
+        const frame = all.subarray(pos + 4, pos + 4 + size);
+        pos += 4 + size;
+        this.#waiting.shift()?.(frame);
+      }
+      const rest = all.subarray(pos);
+      this.#chunks = rest.length > 0 ? [rest] : [];
+      this.#buffered = rest.length;
+      this.#need = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4;
+    }
+  }
+}
+
+/** Encodes a request frame with its size prefix. Correlation ids are not checked (order is). */
+export function encodeRequest<T>(codec: MessageCodec<T>, version: number, body: T, correlationId = 1): Buffer {
+  const w = new Writer(1024);
+  w.int32(0);
+  writeRequestHeader(w, { requestApiKey: codec.apiKey, requestApiVersion: version, correlationId, clientId: 'bench' });
+  codec.write(w, body, version);
+  const bytes = Buffer.from(w.toBuffer());
+  bytes.writeInt32BE(bytes.length - 4, 0);
+  return bytes;
+}
+
+export function decodeResponse<T>(codec: MessageCodec<T>, apiKey: number, version: number, frame: Buffer): T {
+  const r = new Reader(frame);
+  readResponseHeader(r, apiKey, version);
+  return codec.read(r, version);
+}
+
+/** One Produce request carrying `batch` for each of `partitions` of `topic`. */
+export function produceFrame(topic: string, partitions: number[], batch: Buffer, acks: number): Buffer {
+  return encodeRequest(ProduceRequest, PRODUCE_VERSION, {
+    transactionalId: null,
+    acks,
+    timeoutMs: 30_000,
+    topicData: [{ name: topic, partitionData: partitions.map((index) => ({ index, records: batch })) }],
+  });
+}
+
+/** Throws unless every partition of a Produce response succeeded; returns the base offsets. */
+export function checkProduceResponse(frame: Buffer): bigint[] {
+  const res = decodeResponse(ProduceResponse, ProduceRequest.apiKey, PRODUCE_VERSION, frame);
+  const offsets: bigint[] = [];
+  for (const t of res.responses) {
+    for (const p of t.partitionResponses) {
+      if (p.errorCode !== ErrorCode.NONE) {
+        throw new Error(`Produce to ${t.name}-${p.index} failed: error ${p.errorCode} ${p.errorMessage ?? ''}`);
+      }
+      offsets.push(p.baseOffset);
+    }
+  }
+  return offsets;
+}
+
+export interface FetchTarget {
+  topic: string;
+  partition: number;
+  offset: bigint;
+}
+
+export function fetchFrame(targets: FetchTarget[], partitionMaxBytes: number, maxWaitMs = 0, minBytes = 1): Buffer {
+  const byTopic = new Map<string, FetchTarget[]>();
+  for (const t of targets) byTopic.set(t.topic, [...(byTopic.get(t.topic) ?? []), t]);
+  return encodeRequest(FetchRequest, FETCH_VERSION, {
+    clusterId: null,
+    replicaId: -1,
+    replicaState: { replicaId: -1, replicaEpoch: -1n },
+    maxWaitMs,
+    minBytes,
+    maxBytes: 64 * 1024 * 1024,
+    isolationLevel: 0,
+    sessionId: 0,
+    sessionEpoch: -1,
+    topics: [...byTopic].map(([topic, ps]) => ({
+      topic,
+      topicId: ZERO_UUID,
+      partitions: ps.map((p) => ({
+        partition: p.partition,
+        currentLeaderEpoch: -1,
+        fetchOffset: p.offset,
+        lastFetchedEpoch: -1,
+        logStartOffset: -1n,
+        partitionMaxBytes,
+        replicaDirectoryId: ZERO_UUID,
+      })),
+    })),
+    forgottenTopicsData: [],
+    rackId: '',
+  });
+}
+
+export interface FetchedPartition {
+  topic: string;
+  partition: number;
+  highWatermark: bigint;
+  records: Buffer;
+}
+
+export function decodeFetchResponse(frame: Buffer): FetchedPartition[] {
+  const res = decodeResponse(FetchResponse, FetchRequest.apiKey, FETCH_VERSION, frame);
+  if (res.errorCode !== ErrorCode.NONE) throw new Error(`Fetch failed: error ${res.errorCode}`);
+  const out: FetchedPartition[] = [];
+  for (const t of res.responses) {
+    for (const p of t.partitions) {
+      if (p.errorCode !== ErrorCode.NONE) throw new Error(`Fetch ${t.topic}-${p.partitionIndex}: error ${p.errorCode}`);
+      out.push({
+        topic: t.topic,
+        partition: p.partitionIndex,
+        highWatermark: p.highWatermark,
+        records: p.records ?? Buffer.alloc(0),
+      });
+    }
+  }
+  return out;
+}
+
+/** The whole batches in a fetched `records` field: record count, and the offset after the last one. */
+export function walkBatches(
+  records: Buffer,
+  from: bigint,
+  until: bigint,
+): { records: number; bytes: number; next: bigint | null } {
+  let pos = 0;
+  let count = 0;
+  let bytes = 0;
+  let next: bigint | null = null;
+  while (records.length - pos >= 61) {
+    const size = records.readInt32BE(pos + 8) + 12;
+    if (records.length - pos < size) break;
+    const base = records.readBigInt64BE(pos);
+    const last = base + BigInt(records.readInt32BE(pos + 23));
+    if (last >= from && base < until) {
+      // Whole batches are counted by their record count; a batch straddling a range edge
+      // is counted by the part inside it (offset deltas are contiguous in these batches).
+      const lo = base > from ? base : from;
+      const hi = last < until ? last : until - 1n;
+      count += Number(hi - lo + 1n);
+      bytes += size;
+    }
+    next = last + 1n;
+    pos += size;
+  }
+  return { records: count, bytes, next };
+}
+
+export async function createTopics(
+  conn: KafkaConnection,
+  topics: Array<{ name: string; partitions: number; configs?: Record<string, string> }>,
+  timeoutMs = 600_000,
+): Promise<void> {
+  const frame = encodeRequest(CreateTopicsRequest, 5, {
+    topics: topics.map((t) => ({
+      name: t.name,
+      numPartitions: t.partitions,
+      replicationFactor: 1,
+      assignments: [],
+      configs: Object.entries(t.configs ?? {}).map(([name, value]) => ({ name, value })),
+    })),
+    timeoutMs,
+    validateOnly: false,
+  });
+  const res = decodeResponse(CreateTopicsResponse, CreateTopicsRequest.apiKey, 5, await conn.request(frame));
+  for (const t of res.topics) {
+    if (t.errorCode !== ErrorCode.NONE)
+      throw new Error(`CreateTopics ${t.name}: error ${t.errorCode} ${t.errorMessage}`);
+  }
+}
+
+export async function deleteTopics(conn: KafkaConnection, names: string[]): Promise<void> {
+  const frame = encodeRequest(DeleteTopicsRequest, 4, { topics: [], topicNames: names, timeoutMs: 60_000 });
+  const res = decodeResponse(DeleteTopicsResponse, DeleteTopicsRequest.apiKey, 4, await conn.request(frame));
+  for (const t of res.responses) {
+    if (t.errorCode !== ErrorCode.NONE) throw new Error(`DeleteTopics ${t.name}: error ${t.errorCode}`);
+  }
+}
+
+export async function apiVersions(conn: KafkaConnection): Promise<Map<number, [number, number]>> {
+  const frame = encodeRequest(ApiVersionsRequest, 3, {
+    clientSoftwareName: 'bench',
+    clientSoftwareVersion: '0',
+  });
+  const res = decodeResponse(ApiVersionsResponse, ApiVersionsRequest.apiKey, 3, await conn.request(frame));
+  return new Map(res.apiKeys.map((k) => [k.apiKey, [k.minVersion, k.maxVersion]]));
+}
+
+export async function metadata(conn: KafkaConnection, topics: string[]): Promise<number> {
+  const frame = encodeRequest(MetadataRequest, 12, {
+    topics: topics.map((name) => ({ topicId: ZERO_UUID, name })),
+    allowAutoTopicCreation: false,
+    includeClusterAuthorizedOperations: false,
+    includeTopicAuthorizedOperations: false,
+  });
+  const res = decodeResponse(MetadataResponse, MetadataRequest.apiKey, 12, await conn.request(frame));
+  return res.topics.length;
+}
