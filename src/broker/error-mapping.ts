@@ -89,6 +89,14 @@ function storageErrorCode(err: StorageError): number {
       return ErrorCode.TOPIC_ALREADY_EXISTS;
     case 'ERR_UNKNOWN_TOPIC':
       return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+    case 'ERR_OUT_OF_ORDER_SEQUENCE':
+      return ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER;
+    case 'ERR_INVALID_PRODUCER_EPOCH':
+      return ErrorCode.INVALID_PRODUCER_EPOCH;
+    case 'ERR_INVALID_TXN_STATE':
+      return ErrorCode.INVALID_TXN_STATE;
+    case 'ERR_TRANSACTION_COORDINATOR_FENCED':
+      return ErrorCode.TRANSACTION_COORDINATOR_FENCED;
   }
 }
 

@@ -16,7 +16,12 @@ export type StorageErrorCode =
   | 'ERR_LOG_CLOSED'
   | 'ERR_INVALID_CONFIG'
   | 'ERR_TOPIC_ALREADY_EXISTS'
-  | 'ERR_UNKNOWN_TOPIC';
+  | 'ERR_UNKNOWN_TOPIC'
+  // Producer state (producer-state-errors.ts)
+  | 'ERR_OUT_OF_ORDER_SEQUENCE'
+  | 'ERR_INVALID_PRODUCER_EPOCH'
+  | 'ERR_INVALID_TXN_STATE'
+  | 'ERR_TRANSACTION_COORDINATOR_FENCED';
 
 export abstract class StorageError extends Error {
   abstract readonly code: StorageErrorCode;

@@ -26,16 +26,28 @@ import {
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
   LOG_START_OFFSET_FILE,
+  PRODUCER_SNAPSHOT_FILE_SUFFIX,
   parseSegmentFileName,
   SWAP_FILE_SUFFIX,
   segmentFilePath,
   TEMP_FILE_SUFFIX,
   TIME_INDEX_FILE_SUFFIX,
+  TXN_INDEX_FILE_SUFFIX,
 } from './names.ts';
+import {
+  type AppendOrigin,
+  ProducerSnapshots,
+  type ProducerStateAppend,
+  ProducerStateManager,
+  replayProducerState,
+} from './producer-state.ts';
+import { type AbortedTxn, TxnIndex } from './txn-index.ts';
 
 const INT32_MAX = 0x7fffffff;
 /** setTimeout cannot wait longer; a longer flush.ms means "never flush on a timer". */
 const MAX_TIMER_MS = 0x7fffffff;
+/** Bytes read per step when producer state is rebuilt from the log. */
+const REPLAY_READ_BYTES = 1 << 20;
 /** ListOffsets special timestamps. */
 export const LATEST_TIMESTAMP = -1n;
 export const EARLIEST_TIMESTAMP = -2n;
@@ -65,6 +77,8 @@ export interface LogOptions {
 export interface AppendOptions {
   /** Stamped into every batch's partitionLeaderEpoch. Default 0. */
   leaderEpoch?: number;
+  /** Which producer-state checks apply (producer-state.ts): 'client' (the default) or 'coordinator'. */
+  origin?: AppendOrigin;
 }
 
 /** What a produce response needs about a successful append. */
@@ -110,6 +124,7 @@ interface PendingAppend {
   summary: RecordsSummary;
   asLeader: boolean;
   leaderEpoch: number;
+  origin: AppendOrigin;
   resolve: (info: AppendInfo) => void;
   reject: (error: unknown) => void;
 }
@@ -180,6 +195,13 @@ export class Log {
   #closed = false;
   /** Bytes cut off the tail by recovery when the log was opened. */
   readonly recoveredTruncatedBytes: number;
+  // Idempotent and transactional producers (producer-state.ts, txn-index.ts).
+  /** Producers' epochs, last sequences and open transactions (Kafka's ProducerStateManager). */
+  readonly producerState: ProducerStateManager;
+  readonly #txnIndex: TxnIndex;
+  #snapshots: ProducerSnapshots;
+  /** Producer-state changes of the appends of the group being written; applied when their bytes are. */
+  #producerAppend: ProducerStateAppend | null = null;
 
   private constructor(
     opts: LogOptions,
@@ -203,6 +225,9 @@ export class Log {
     this.#highWatermark = { offset: this.#logEndOffset, segment: active, position: active.size };
     this.#flushedOffset = this.#logEndOffset;
     this.recoveredTruncatedBytes = truncatedBytes;
+    this.producerState = new ProducerStateManager(opts.topic, opts.partition);
+    this.#txnIndex = new TxnIndex(fsys, opts.dir);
+    this.#snapshots = new ProducerSnapshots(fsys, opts.dir, []);
   }
 
   /**
@@ -230,7 +255,10 @@ export class Log {
         const parsed = parseSegmentFileName(name);
         if (parsed === null) continue;
         if (parsed.suffix === LOG_FILE_SUFFIX) logBases.push(parsed.baseOffset);
-        else others.push({ name, base: parsed.baseOffset });
+        // Snapshots are named by any offset, and a txn index outlives a segment the cleaner merged away.
+        else if (parsed.suffix !== PRODUCER_SNAPSHOT_FILE_SUFFIX && parsed.suffix !== TXN_INDEX_FILE_SUFFIX) {
+          others.push({ name, base: parsed.baseOffset });
+        }
       }
       logBases.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
       const bases = new Set(logBases);
@@ -270,7 +298,14 @@ export class Log {
       }
       const first = segments[0]!.baseOffset;
       const logStartOffset = checkpoint !== null && checkpoint > first ? checkpoint : first;
-      return new Log(opts, fsys, segments, logStartOffset, truncatedBytes);
+      const log = new Log(opts, fsys, segments, logStartOffset, truncatedBytes);
+      try {
+        await log.#loadProducerState(names);
+      } catch (err) {
+        await Promise.all(segments.map((s) => s.close().catch(() => {})));
+        throw err;
+      }
+      return log;
     } catch (err) {
       if (err instanceof StorageError) throw err;
       throw KafkaStorageError.fromIo(`open log "${label}"`, err);
@@ -368,7 +403,7 @@ export class Log {
    * reuse it until the promise settles.
    */
   appendAsLeader(records: Buffer, options: AppendOptions = {}): Promise<AppendInfo> {
-    return this.#append(records, true, options.leaderEpoch ?? 0);
+    return this.#append(records, true, options.leaderEpoch ?? 0, options.origin ?? 'client');
   }
 
   /**
@@ -376,10 +411,10 @@ export class Log {
    * or after the log end offset and increase. The batches are stored unchanged.
    */
   appendAsFollower(records: Buffer): Promise<AppendInfo> {
-    return this.#append(records, false, 0);
+    return this.#append(records, false, 0, 'replication');
   }
 
-  #append(records: Buffer, asLeader: boolean, leaderEpoch: number): Promise<AppendInfo> {
+  #append(records: Buffer, asLeader: boolean, leaderEpoch: number, origin: AppendOrigin): Promise<AppendInfo> {
     const operation = `append to "${this.label}"`;
     try {
       this.#checkUsable(operation);
@@ -395,7 +430,7 @@ export class Log {
             return this.#commitGroup(newGroup);
           });
         }
-        group.push({ records, summary, asLeader, leaderEpoch, resolve, reject });
+        group.push({ records, summary, asLeader, leaderEpoch, origin, resolve, reject });
       });
     } catch (err) {
       return Promise.reject(err);
@@ -440,6 +475,13 @@ export class Log {
           }
           segment = await this.#roll(firstOffset);
         }
+        const producerCheck = this.#checkProducers(item, firstOffset);
+        if (producerCheck === 'rejected') continue;
+        if (producerCheck !== null) {
+          // A retried batch: answered with the offsets it got the first time, not written again.
+          unacked.push({ item, info: producerCheck });
+          continue;
+        }
         let pos = 0;
         while (pos < records.length) {
           const size = batchSizeAt(records, pos);
@@ -473,9 +515,35 @@ export class Log {
         });
       }
       if (buffers.length > 0) await this.#writeAndAck(segment, buffers, bytes, batches, offset, nowMs, unacked);
+      else for (const { item, info } of unacked) item.resolve(info);
     } catch (err) {
+      this.#producerAppend?.reset();
       for (const { item } of unacked) item.reject(err);
       for (let i = next; i < items.length; i++) items[i]!.reject(err);
+    }
+  }
+
+  /**
+   * The producer-state checks of one append (sequences, epochs, transactions): null to
+   * write it, the AppendInfo of the earlier batch it duplicates, or 'rejected' once the
+   * item was rejected. Changes are kept in #producerAppend until #writeAndAck applies them.
+   */
+  #checkProducers(item: PendingAppend, firstOffset: bigint): AppendInfo | 'rejected' | null {
+    this.#producerAppend ??= this.producerState.begin();
+    try {
+      const duplicate = this.#producerAppend.analyze(item.records, item.asLeader ? firstOffset : null, item.origin);
+      if (duplicate === null) return null;
+      const logAppendTime = this.#config['message.timestamp.type'] === 'LogAppendTime';
+      return {
+        baseOffset: duplicate.firstOffset,
+        lastOffset: duplicate.lastOffset,
+        logAppendTime: logAppendTime ? BigInt(duplicate.timestamp) : -1n,
+        logStartOffset: this.#logStartOffset,
+        batchCount: item.summary.batchCount,
+      };
+    } catch (err) {
+      item.reject(err);
+      return 'rejected';
     }
   }
 
@@ -541,6 +609,10 @@ export class Log {
       await this.#syncActive(operation, segment, endOffset);
     } else {
       this.#scheduleFlush();
+    }
+    // Producer state moves with the high watermark, so the last stable offset never lags the data.
+    if (this.#producerAppend !== null && !this.#producerAppend.isEmpty) {
+      this.producerState.commit(this.#producerAppend, (txn) => this.#txnIndex.add(segment.baseOffset, txn));
     }
     this.#highWatermark = { offset: endOffset, segment, position: segment.size };
     for (const { item, info } of unacked) {
@@ -610,6 +682,10 @@ export class Log {
     let segment: LogSegment;
     try {
       if (old.size > 0) await old.writeIndexFiles();
+      // The sealed segment's aborted transactions, then the producer state as of the new
+      // segment: recovery replays only from there (Kafka's snapshot on roll).
+      await this.#txnIndex.writeFile(old.baseOffset);
+      await this.#snapshots.write(baseOffset, this.producerState);
       segment = await LogSegment.create(this.#fs, this.dir, baseOffset, this.#config['index.interval.bytes']);
       await this.#fs.syncDir(this.dir);
     } catch (err) {
@@ -855,6 +931,8 @@ export class Log {
       const first = this.#segments[0]!.baseOffset;
       if (first > this.#logStartOffset) this.#logStartOffset = first;
     }
+    await this.#txnIndex.deleteBelow(this.#logStartOffset).catch(() => {});
+    await this.#snapshots.deleteBelow(this.#segments[0]!.baseOffset).catch(() => {});
     return deleted;
   }
 
@@ -880,6 +958,8 @@ export class Log {
         const last = this.#segments[this.#segments.length - 1]!;
         const end = await last.truncateTo(offset);
         await this.#afterTruncation(last, end);
+        await this.#txnIndex.truncateTo(end);
+        await this.#rebuildProducerState();
       } catch (err) {
         this.markOffline(err);
         throw new LogDirOfflineError(operation, this.dir, err);
@@ -904,6 +984,9 @@ export class Log {
       await this.#fs.syncDir(this.dir);
       this.#logStartOffset = offset;
       await this.#afterTruncation(segment, offset);
+      this.producerState.clear();
+      await this.#snapshots.clear();
+      await this.#txnIndex.clear();
     } catch (err) {
       this.markOffline(err);
       throw new LogDirOfflineError(operation, this.dir, err);
@@ -1020,6 +1103,57 @@ export class Log {
     });
   }
 
+  // ---------------------------------------------------------------- producer state and transactions
+
+  /**
+   * Kafka's last stable offset: the high watermark, or the first offset of the oldest
+   * transaction still open if that is lower. read_committed consumers read below it.
+   */
+  get lastStableOffset(): bigint {
+    const hw = this.#highWatermark.offset;
+    const firstUnstable = this.producerState.firstUnstableOffset;
+    return firstUnstable !== null && firstUnstable < hw ? firstUnstable : hw;
+  }
+
+  /** Aborted transactions overlapping [fetchOffset, upperBound), by first offset (read_committed fetches). */
+  abortedTransactions(fetchOffset: bigint, upperBound: bigint): AbortedTxn[] {
+    return this.#txnIndex.collect(fetchOffset, upperBound);
+  }
+
+  /** Forgets producers idle for `expirationMs` (producer.id.expiration.ms) that have no open transaction. */
+  removeExpiredProducers(nowMs: number, expirationMs: number): Promise<number> {
+    return this.#enqueue(async () => this.producerState.removeExpired(nowMs, expirationMs));
+  }
+
+  /** At open: the txn index files, then the producer state (snapshot and replay). */
+  async #loadProducerState(names: readonly string[]): Promise<void> {
+    const txnIndexBases: bigint[] = [];
+    for (const name of names) {
+      const parsed = parseSegmentFileName(name);
+      if (parsed?.suffix === TXN_INDEX_FILE_SUFFIX) txnIndexBases.push(parsed.baseOffset);
+    }
+    await this.#txnIndex.load(txnIndexBases);
+    await this.#txnIndex.truncateTo(this.#logEndOffset);
+    this.#snapshots = new ProducerSnapshots(this.#fs, this.dir, names);
+    await this.#rebuildProducerState();
+  }
+
+  /**
+   * The newest snapshot at or below the log end, then the batches after it: the active
+   * segment after a crash, nothing after a clean close. Assumes: at open, or from the queue.
+   */
+  async #rebuildProducerState(): Promise<void> {
+    const snapshot = await this.#snapshots.loadLatest(this.producerState, this.#logEndOffset);
+    await replayProducerState({
+      manager: this.producerState,
+      from: snapshot !== null && snapshot > this.#logStartOffset ? snapshot : this.#logStartOffset,
+      to: this.#logEndOffset,
+      read: async (offset) => (await this.read(offset, { isolation: 'log-end', maxBytes: REPLAY_READ_BYTES })).records,
+      segmentBaseOf: (offset) => this.#segments[Math.max(0, floorSegment(this.#segments, offset))]!.baseOffset,
+      onAborted: (segmentBase, txn) => this.#txnIndex.add(segmentBase, txn),
+    });
+  }
+
   // ---------------------------------------------------------------- closing
 
   /**
@@ -1040,6 +1174,8 @@ export class Log {
           await active.sync();
           this.#flushedOffset = this.#logEndOffset;
           await active.writeIndexFiles();
+          await this.#txnIndex.writeFile(active.baseOffset);
+          await this.#snapshots.write(this.#logEndOffset, this.producerState);
         }
       } catch (err) {
         this.markOffline(err);

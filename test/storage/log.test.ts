@@ -320,6 +320,8 @@ describe('Log reopen and recovery', () => {
       '00000000000000000000.index',
       '00000000000000000000.log',
       '00000000000000000000.timeindex',
+      // The producer-state snapshot the close wrote at the log end offset.
+      '00000000000000000001.snapshot',
     ]);
   });
 });

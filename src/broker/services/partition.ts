@@ -1,4 +1,5 @@
 import type { AppendInfo, Log } from '../../storage/log.ts';
+import type { AppendOrigin } from '../../storage/producer-state.ts';
 import { FencedLeaderEpochError, UnknownLeaderEpochError } from './replica-errors.ts';
 
 /**
@@ -61,9 +62,10 @@ export class Partition {
   /**
    * Appends what `prepare` returns (validated bytes, or a promise of them) as leader, after
    * every append started before this one. Resolves when the log acknowledges: with the
-   * default config, after fdatasync.
+   * default config, after fdatasync. `origin` says which producer-state checks apply
+   * ('coordinator' for the broker's own transactional writes and markers).
    */
-  append(prepare: () => Buffer | Promise<Buffer>): Promise<AppendInfo> {
+  append(prepare: () => Buffer | Promise<Buffer>, origin: AppendOrigin = 'client'): Promise<AppendInfo> {
     if (this.#preparing === 0) {
       let prepared: Buffer | Promise<Buffer>;
       try {
@@ -71,17 +73,17 @@ export class Partition {
       } catch (err) {
         return Promise.reject(err);
       }
-      if (!(prepared instanceof Promise)) return this.#appendToLog(prepared);
-      return this.#queue(prepared);
+      if (!(prepared instanceof Promise)) return this.#appendToLog(prepared, origin);
+      return this.#queue(prepared, origin);
     }
-    return this.#queue(this.#prepared.then(prepare));
+    return this.#queue(this.#prepared.then(prepare), origin);
   }
 
-  #queue(prepared: Promise<Buffer>): Promise<AppendInfo> {
+  #queue(prepared: Promise<Buffer>, origin: AppendOrigin): Promise<AppendInfo> {
     this.#preparing++;
     // Wrapped in an object so that the append's own promise is not awaited here: the next
     // append waits for this one to be queued in the log, not for it to be durable.
-    const queued = prepared.then((records) => ({ done: this.#appendToLog(records) }));
+    const queued = prepared.then((records) => ({ done: this.#appendToLog(records, origin) }));
     this.#prepared = queued.then(
       () => this.#preparing--,
       () => this.#preparing--,
@@ -89,8 +91,8 @@ export class Partition {
     return queued.then((q) => q.done);
   }
 
-  #appendToLog(records: Buffer): Promise<AppendInfo> {
-    return this.log.appendAsLeader(records, { leaderEpoch: this.leaderEpoch });
+  #appendToLog(records: Buffer, origin: AppendOrigin): Promise<AppendInfo> {
+    return this.log.appendAsLeader(records, { leaderEpoch: this.leaderEpoch, origin });
   }
 
   /**

@@ -97,7 +97,7 @@ export interface FetchPartitionResult {
   records: Buffer;
   /** Set when the client's last fetched epoch diverged from this log (KIP-595). */
   divergingEpoch: EpochEndOffset | null;
-  /** An empty list for read_committed (no transactions yet), null for read_uncommitted, as Kafka. */
+  /** For read_committed, the aborted transactions the records overlap (maybe none); null for read_uncommitted, as Kafka. */
   abortedTransactions: AbortedTransaction[] | null;
 }
 
@@ -208,23 +208,26 @@ export class ReplicaManager {
       );
     }
     let appendedBytes = 0;
-    const info = await partition.append(() => {
-      const prepared = prepareProducedRecords(options.records, {
-        label: partition.label,
-        apiVersion: options.apiVersion,
-        config: log.config,
-        nowMs: this.#clock(),
-        fromCoordinator: options.internal === true,
-      });
-      if (prepared instanceof Promise) {
-        return prepared.then((bytes) => {
-          appendedBytes = bytes.length;
-          return bytes;
+    const info = await partition.append(
+      () => {
+        const prepared = prepareProducedRecords(options.records, {
+          label: partition.label,
+          apiVersion: options.apiVersion,
+          config: log.config,
+          nowMs: this.#clock(),
+          fromCoordinator: options.internal === true,
         });
-      }
-      appendedBytes = prepared.length;
-      return prepared;
-    });
+        if (prepared instanceof Promise) {
+          return prepared.then((bytes) => {
+            appendedBytes = bytes.length;
+            return bytes;
+          });
+        }
+        appendedBytes = prepared.length;
+        return prepared;
+      },
+      options.internal === true ? 'coordinator' : 'client',
+    );
     this.#purgatory.onAppend(partition.label, appendedBytes);
     return { baseOffset: info.baseOffset, logAppendTimeMs: info.logAppendTime, logStartOffset: info.logStartOffset };
   }
@@ -307,7 +310,9 @@ export class ReplicaManager {
       }
       partition.checkLeaderEpoch(p.currentLeaderEpoch);
       const log = partition.log;
-      const abortedTransactions = params.isolationLevel === 'read_committed' ? [] : null;
+      const readCommitted = params.isolationLevel === 'read_committed';
+      // Taken before the read: the last stable offset only grows, so cutting at it is never too late.
+      const lastStableOffset = log.lastStableOffset;
       if (p.lastFetchedEpoch >= 0) {
         const end = partition.endOffsetForEpoch(p.lastFetchedEpoch);
         if (end.endOffset < p.fetchOffset || end.leaderEpoch < p.lastFetchedEpoch) {
@@ -315,18 +320,24 @@ export class ReplicaManager {
           return {
             error: null,
             highWatermark: hw,
-            lastStableOffset: hw,
+            lastStableOffset,
             logStartOffset: log.logStartOffset,
             records: EMPTY,
             divergingEpoch: end,
-            abortedTransactions,
+            abortedTransactions: readCommitted ? [] : null,
           };
         }
       }
-      // No transactions yet: the last stable offset is the high watermark, and
-      // read_committed reads up to it like read_uncommitted.
-      const read = await log.read(p.fetchOffset, { maxBytes, isolation: 'high-watermark', minOneBatch });
-      if (params.apiVersion < 10 && hasZstdBatch(read.records)) {
+      // read_committed reads below the last stable offset: nothing of a transaction still
+      // open, and the aborted transactions the records overlap, for the consumer to skip.
+      const blocked = readCommitted && p.fetchOffset >= lastStableOffset && p.fetchOffset <= log.logEndOffset;
+      const read = await log.read(p.fetchOffset, {
+        maxBytes: blocked ? 0 : maxBytes,
+        isolation: 'high-watermark',
+        minOneBatch: !blocked && minOneBatch,
+      });
+      const records = readCommitted ? batchesBelow(read.records, lastStableOffset) : read.records;
+      if (params.apiVersion < 10 && hasZstdBatch(records)) {
         throw new UnsupportedCompressionTypeError(
           `Cannot fetch zstd-compressed batches of "${partition.label}" with Fetch v${params.apiVersion}: v10 or later is needed`,
         );
@@ -334,11 +345,11 @@ export class ReplicaManager {
       return {
         error: null,
         highWatermark: read.highWatermark,
-        lastStableOffset: read.highWatermark,
+        lastStableOffset,
         logStartOffset: read.logStartOffset,
-        records: read.records,
+        records,
         divergingEpoch: null,
-        abortedTransactions,
+        abortedTransactions: readCommitted ? abortedIn(log, p.fetchOffset, records) : null,
       };
     } catch (err) {
       return {
@@ -364,22 +375,28 @@ export class ReplicaManager {
     if (timestamp === EARLIEST_TIMESTAMP || timestamp === EARLIEST_LOCAL_TIMESTAMP) {
       return { timestamp: -1n, offset: log.logStartOffset, leaderEpoch: partition.leaderEpoch };
     }
+    // Consumers see up to the high watermark (read_committed: the last stable offset);
+    // tools and replicas up to the log end.
+    const consumer = query.replicaId === CONSUMER_REPLICA_ID;
+    const readCommitted = consumer && query.isolationLevel === 'read_committed';
     if (timestamp === LATEST_TIMESTAMP) {
-      // Consumers see up to the high watermark (read_committed: the last stable offset,
-      // the same offset until transactions exist); tools and replicas up to the log end.
-      const offset = query.replicaId === CONSUMER_REPLICA_ID ? log.highWatermark : log.logEndOffset;
+      const offset = readCommitted ? log.lastStableOffset : consumer ? log.highWatermark : log.logEndOffset;
       return { timestamp: -1n, offset, leaderEpoch: partition.leaderEpoch };
     }
     if (timestamp === LATEST_TIERED_TIMESTAMP) return NOT_FOUND;
+    // As Kafka: a read_committed lookup by time finds nothing at or past the last stable offset.
+    const lastStableOffset = log.lastStableOffset;
+    const visible = (r: ListOffsetResult): ListOffsetResult =>
+      readCommitted && r.offset >= lastStableOffset ? NOT_FOUND : r;
     if (timestamp === MAX_TIMESTAMP) {
       const found = await log.offsetForTimestamp(MAX_TIMESTAMP);
       if (found === null) return NOT_FOUND;
-      return this.#refine(log, found, (ts) => ts === found.timestamp);
+      return visible(await this.#refine(log, found, (ts) => ts === found.timestamp));
     }
     if (timestamp < 0n) return NOT_FOUND;
     const found = await log.offsetForTimestamp(timestamp);
     if (found === null) return NOT_FOUND;
-    return this.#refine(log, found, (ts) => ts >= timestamp);
+    return visible(await this.#refine(log, found, (ts) => ts >= timestamp));
   }
 
   /**
@@ -466,6 +483,30 @@ export class ReplicaManager {
 function maxOffset(a: bigint, b: bigint): bigint {
   if (a > b) return a;
   return b;
+}
+
+/** The leading whole batches of a fetched `records` buffer that start below `offset` (the last stable offset). */
+function batchesBelow(records: Buffer, offset: bigint): Buffer {
+  let pos = 0;
+  while (pos + LOG_OVERHEAD <= records.length) {
+    if (records.readBigInt64BE(pos + BatchHeaderOffset.BASE_OFFSET) >= offset) break;
+    pos += records.readInt32BE(pos + BatchHeaderOffset.BATCH_LENGTH) + LOG_OVERHEAD;
+  }
+  return pos >= records.length ? records : records.subarray(0, pos);
+}
+
+/** The aborted transactions a read_committed consumer must know of to skip their records in `records`. */
+function abortedIn(log: Log, fetchOffset: bigint, records: Buffer): AbortedTransaction[] {
+  if (records.length === 0) return [];
+  let pos = 0;
+  let end = fetchOffset;
+  while (pos + LOG_OVERHEAD <= records.length) {
+    end = records.readBigInt64BE(pos) + BigInt(records.readInt32BE(pos + BatchHeaderOffset.LAST_OFFSET_DELTA)) + 1n;
+    pos += records.readInt32BE(pos + BatchHeaderOffset.BATCH_LENGTH) + LOG_OVERHEAD;
+  }
+  return log
+    .abortedTransactions(fetchOffset, end)
+    .map((t) => ({ producerId: t.producerId, firstOffset: t.firstOffset }));
 }
 
 /** Whether any batch in a fetched `records` buffer is zstd-compressed (headers only). */
