@@ -42,6 +42,30 @@ export async function listOffsets(
   queries: readonly OffsetQuery[],
   isolationLevel: IsolationLevel = IsolationLevel.READ_UNCOMMITTED,
 ): Promise<ListedOffset[]> {
+  // A request may name a partition once only: several questions about one partition go
+  // in successive rounds.
+  const rounds: OffsetQuery[][] = [];
+  for (const q of queries) {
+    let round = rounds.find((r) => !r.some((x) => x.topic === q.topic && x.partition === q.partition));
+    if (round === undefined) {
+      round = [];
+      rounds.push(round);
+    }
+    round.push(q);
+  }
+  const answers = new Map<OffsetQuery, ListedOffset>();
+  for (const round of rounds) {
+    const listed = await listOffsetsOnce(cluster, round, isolationLevel);
+    round.forEach((q, i) => answers.set(q, listed[i]!));
+  }
+  return queries.map((q) => answers.get(q)!);
+}
+
+async function listOffsetsOnce(
+  cluster: Cluster,
+  queries: readonly OffsetQuery[],
+  isolationLevel: IsolationLevel,
+): Promise<ListedOffset[]> {
   const results = new Map<string, ListedOffset>();
   let todo = [...queries];
   await cluster.retry('Cannot list offsets', async () => {

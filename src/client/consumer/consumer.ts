@@ -139,6 +139,8 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   #fetchLoop: Promise<void> | null = null;
   readonly #fetchingNodes = new Set<number>();
   #fetchWake: (() => void) | null = null;
+  /** Set by #wakeFetcher, so a wake-up while the loop is busy is not lost. */
+  #fetchSignaled = false;
   #recordWaiters: Array<() => void> = [];
   #autoCommitTimer: NodeJS.Timeout | null = null;
   #error: Error | null = null;
@@ -575,6 +577,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   }
 
   #wakeFetcher(): void {
+    this.#fetchSignaled = true;
     const wake = this.#fetchWake;
     this.#fetchWake = null;
     wake?.();
@@ -585,6 +588,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   async #runFetchLoop(): Promise<void> {
     let failures = 0;
     while (!this.#closed) {
+      this.#fetchSignaled = false;
       try {
         await this.#initPositions();
         this.#startFetches();
@@ -598,6 +602,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
         await sleep(backoffDelay(failures++, this.cluster.retryBackoff), this.cluster.closingSignal);
       }
       if (this.#closed) break;
+      if (this.#fetchSignaled) continue;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, this.#options.fetchMaxWaitMs ?? 500);
         function done() {

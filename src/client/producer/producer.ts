@@ -143,6 +143,8 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
   #bumpEpoch = false;
   #sender: Promise<void> | null = null;
   #wake: (() => void) | null = null;
+  /** Set by #signal, so a wake-up that comes while the loop is busy is not lost. */
+  #signaled = false;
   #closing = false;
   #closed = false;
 
@@ -407,7 +409,9 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     const timeoutMs = options.timeoutMs ?? 30_000;
     if (this.#sender !== null) {
       const flushed = this.flush().catch(() => {});
-      await Promise.race([flushed, sleep(timeoutMs)]);
+      const timeout = new AbortController();
+      await Promise.race([flushed, sleep(timeoutMs, timeout.signal)]);
+      timeout.abort();
     }
     this.#closed = true;
     const err = new ClientClosedError('producer');
@@ -468,6 +472,7 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
   // ------------------------------------------------------------------ sender
 
   #signal(): void {
+    this.#signaled = true;
     const wake = this.#wake;
     this.#wake = null;
     wake?.();
@@ -477,9 +482,11 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     let failures = 0;
     while (!this.#closed) {
       try {
+        this.#signaled = false;
         const delay = await this.#sendReady();
         failures = 0;
         if (this.#closed) break;
+        if (this.#signaled) continue;
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, Math.min(delay, 1_000));
           this.#wake = () => {
