@@ -56,7 +56,9 @@ export async function listOffsets(
   const answers = new Map<OffsetQuery, ListedOffset>();
   for (const round of rounds) {
     const listed = await listOffsetsOnce(cluster, round, isolationLevel);
-    round.forEach((q, i) => answers.set(q, listed[i]!));
+    round.forEach((q, i) => {
+      answers.set(q, listed[i]!);
+    });
   }
   return queries.map((q) => answers.get(q)!);
 }
