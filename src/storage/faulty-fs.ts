@@ -60,6 +60,9 @@ export class FaultyFs implements StorageFs {
     syncDir: 0,
   };
   #faults: Array<Fault & { remaining: number }> = [];
+  /** Calls of changing operations left before the simulated crash (see crashAfter); null when not armed. */
+  #crashIn: number | null = null;
+  #crashed = false;
 
   constructor(inner: StorageFs) {
     this.inner = inner;
@@ -78,6 +81,21 @@ export class FaultyFs implements StorageFs {
     this.#faults = [];
   }
 
+  /**
+   * Simulates a crash: after `calls` more calls of operations that change the disk (open,
+   * write, datasync, truncate, rename, unlink, removeTree, mkdir, syncDir), every call of
+   * every operation fails with EIO, so the disk keeps exactly what those calls did. A test
+   * then reopens the directory with another StorageFs, as a restarted process would.
+   */
+  crashAfter(calls: number): void {
+    this.#crashIn = calls;
+    this.#crashed = false;
+  }
+
+  get crashed(): boolean {
+    return this.#crashed;
+  }
+
   resetCounts(): void {
     for (const key of Object.keys(this.calls) as FsOperation[]) this.calls[key] = 0;
   }
@@ -85,6 +103,9 @@ export class FaultyFs implements StorageFs {
   /** Counts the call and returns the fault that fires for it, if any. */
   take(op: FsOperation, path: string): Fault | undefined {
     this.calls[op]++;
+    if (this.#crashIn !== null && !this.#crashed && CHANGING.has(op) && this.#crashIn-- <= 0) this.#crashed = true;
+    // A crashed process's files are closed by the kernel: closing still works (and frees the descriptor).
+    if (this.#crashed && op !== 'close') return { op, errno: 'EIO' };
     const i = this.#faults.findIndex((f) => f.op === op && f.remaining > 0 && matches(f.path, path));
     if (i < 0) return undefined;
     const fault = this.#faults[i]!;
@@ -142,6 +163,18 @@ export class FaultyFs implements StorageFs {
     return this.inner.syncDir(path);
   }
 }
+
+const CHANGING: ReadonlySet<FsOperation> = new Set<FsOperation>([
+  'open',
+  'write',
+  'datasync',
+  'truncate',
+  'rename',
+  'unlink',
+  'removeTree',
+  'mkdir',
+  'syncDir',
+]);
 
 class FaultyFile implements StorageFile {
   readonly #owner: FaultyFs;

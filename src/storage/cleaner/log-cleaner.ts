@@ -1,9 +1,10 @@
 import { join } from 'node:path';
 import { DecodeError } from '../../protocol/errors.ts';
 import { maxTimestampAt, SCAN_HEADER_BYTES } from '../batches.ts';
-import { CorruptRecordError, KafkaStorageError, type StorageError } from '../errors.ts';
+import { CorruptRecordError, KafkaStorageError, StorageError } from '../errors.ts';
 import { nodeFs, type StorageFs } from '../fs.ts';
 import type { Log } from '../log.ts';
+import { SegmentWriteError } from '../log-segment.ts';
 import { CLEANER_CHECKPOINT_FILE } from '../names.ts';
 import { type CheckpointEntry, readCheckpointFile, writeCheckpointFile } from './checkpoint.ts';
 import {
@@ -280,11 +281,12 @@ export class LogCleaner {
     try {
       stats = await cleanLog(cleanable, { map: this.#map, nowMs: this.#clock(), budget, onEvent: this.#onEvent });
     } catch (err) {
-      if (err instanceof CleanerAbortedError || log.isClosed || log.isOffline) return null;
+      if (err instanceof CleanerAbortedError || log.isClosed) return null;
       // Corrupt data stays corrupt: skip the log until restart, as Kafka marks it uncleanable.
       if (err instanceof DecodeError || err instanceof CorruptRecordError) this.#uncleanable.set(label, err);
-      this.#onError?.(log, err);
-      throw err;
+      const error = asStorageError(`clean "${label}"`, err);
+      this.#onError?.(log, error);
+      throw error;
     } finally {
       this.#current = null;
       this.#map.clear();
@@ -334,9 +336,22 @@ export class LogCleaner {
     );
     this.#checkpointWrites = write.catch(() => {});
     return write.catch((err: unknown) => {
-      throw KafkaStorageError.fromIo(`write "${this.#checkpointPath}"`, err) as StorageError;
+      throw KafkaStorageError.fromIo(`write "${this.#checkpointPath}"`, err);
     });
   }
+}
+
+/** I/O failures as KafkaStorageError (a failed write of the cleaned file comes as SegmentWriteError). */
+function asStorageError(operation: string, err: unknown): unknown {
+  if (err instanceof StorageError || err instanceof DecodeError) return err;
+  if (err instanceof SegmentWriteError) {
+    return new KafkaStorageError(operation, `write to "${err.path}" failed (${err.errno})`, {
+      path: err.path,
+      errno: err.errno,
+      cause: err,
+    });
+  }
+  return KafkaStorageError.fromIo(operation, err);
 }
 
 function isCompacted(log: Log): boolean {
