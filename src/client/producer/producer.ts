@@ -274,7 +274,8 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
       return Promise.reject(err);
     }
     this.#intakeDepth++;
-    const result = this.#intake.then(() => this.#accept(record));
+    // The delivery travels inside an object: a promise resolved with a promise would wait for it.
+    const result = this.#intake.then(async () => ({ delivery: (await this.#accept(record)).promise }));
     this.#intake = result.then(
       () => {
         this.#intakeDepth--;
@@ -283,7 +284,7 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
         this.#intakeDepth--;
       },
     );
-    return result.then((delivery) => ({ delivery }));
+    return result;
   }
 
   #prepare(record: ProducerRecord<K, V>): Prepared {
@@ -338,7 +339,7 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     return this.#append(record, prepared);
   }
 
-  async #accept(record: ProducerRecord<K, V>): Promise<Promise<RecordMetadata>> {
+  async #accept(record: ProducerRecord<K, V>): Promise<{ promise: Promise<RecordMetadata> }> {
     await this.connect();
     if (this.#closing) throw new ClientClosedError('producer');
     this.#txn.checkCanSend();
@@ -348,7 +349,7 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     }
     const prepared = this.#prepare(record);
     await this.#pool.reserve(prepared.size, this.#s.maxBlockMs);
-    return this.#append(record, prepared);
+    return { promise: this.#append(record, prepared) };
   }
 
   #append(record: ProducerRecord<K, V>, prepared: Prepared): Promise<RecordMetadata> {
