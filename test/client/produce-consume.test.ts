@@ -108,7 +108,9 @@ describe('producer and consumer against our broker', () => {
     const keys = Array.from({ length: 100 }, (_, i) => `customer-${i}`);
     try {
       const metadata = await producer.sendBatch(keys.map((key) => ({ topic, key, value: key })));
-      metadata.forEach((m, i) => assert.equal(m.partition, partitionForKey(Buffer.from(keys[i]!), 7)));
+      metadata.forEach((m, i) => {
+        assert.equal(m.partition, partitionForKey(Buffer.from(keys[i]!), 7));
+      });
     } finally {
       await producer.close();
     }
