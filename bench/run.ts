@@ -615,7 +615,8 @@ async function latencyScenario(): Promise<void> {
 One partition, at 20 % of the maximum the produce scenario found for the same case in this run.
 A producer sends what is due every millisecond as one batch (the send time in each record's key; a
 producer with linger.ms=1), one connection, pipelined; a consumer on another connection long-polls
-(Fetch v12, max_wait 100 ms, min_bytes 1) from offset 0. Latency per record: arrival at the consumer
+(Fetch v12, max_wait 100 ms, min_bytes 1, 16 MiB per partition so that it catches up in one
+fetch after a stall) from offset 0. Latency per record: arrival at the consumer
 minus send time, after a 0.5 s warm-up, over ${cfg.latencySeconds} s. The ceiling row sends the same batches at
 the same rate to the ceiling receiver and times request → ack (one hop, no consumer). Samples below
 100 % of those sent mean the consumer had not caught up by the end: the rate was more than the

@@ -1,11 +1,6 @@
 // Our broker under load: produce throughput, consume throughput and end-to-end latency, driven
 // by the pipelined raw-protocol generator (bench/lib) with batches encoded once, up front.
 import {
-  createRecordBatch,
-  decodeRecordBatchSync,
-  encodeRecordBatchSync,
-} from '../../src/protocol/records/record-batch.ts';
-import {
   checkProduceResponse,
   createTopics,
   decodeFetchResponse,
@@ -24,7 +19,6 @@ import {
   summarize,
   type Throughput,
   throughput,
-  values,
 } from '../lib/load.ts';
 import { type BrokerChild, cpuSecondsOf, sampleRss } from '../lib/procs.ts';
 
@@ -197,6 +191,13 @@ export async function measureConsume(
 }
 
 /**
+ * The latency consumer's max.partition.fetch.bytes: large, so that after a stall (this
+ * machine is shared) one fetch catches up rather than 1 MiB per round trip; the consumer
+ * must not be what the latency measures.
+ */
+export const LATENCY_FETCH_BYTES = 16 * 1024 * 1024;
+
+/**
  * End-to-end latency on one partition: a producer sends batches at `ratePerSec` (every
  * millisecond what is due, the send time in each record's key), a consumer long-polls from
  * the start; each record's latency is its arrival at the consumer minus its send time.
@@ -213,14 +214,25 @@ export async function measureLatency(
   const producer = await KafkaConnection.connect(broker.port);
   const consumer = await KafkaConnection.connect(broker.port);
   const samples: number[] = [];
-  const measuredFrom = { time: Number.POSITIVE_INFINITY };
+  // One producer connection and one partition: the i-th batch in the log is the i-th sent,
+  // so the consumer pairs batches with send times by position and decodes nothing.
+  const sent: Array<{ at: number; records: number; measured: boolean }> = [];
+  let consumedBatches = 0;
   let consuming = true;
-  const vals = values(RECORDS_PER_BATCH);
+  const frames = new Map<number, Buffer>();
+  const frameOf = (n: number): Buffer => {
+    let frame = frames.get(n);
+    if (frame === undefined) {
+      frame = produceFrame(topic, [0], encodeBatch(n), c.acks);
+      frames.set(n, frame);
+    }
+    return frame;
+  };
   const consumed = (async () => {
     let offset = 0n;
     while (consuming) {
       const [fetched] = decodeFetchResponse(
-        await consumer.request(fetchFrame([{ topic, partition: 0, offset }], 1024 * 1024, 100, 1)),
+        await consumer.request(fetchFrame([{ topic, partition: 0, offset }], LATENCY_FETCH_BYTES, 100, 1)),
       );
       const now = performance.now();
       const records = fetched!.records;
@@ -228,22 +240,22 @@ export async function measureLatency(
       while (records.length - pos >= 61) {
         const size = records.readInt32BE(pos + 8) + 12;
         if (records.length - pos < size) break;
-        const batch = decodeRecordBatchSync(records.subarray(pos, pos + size), { verifyCrc: false });
-        const sentAt = batch.records[0]!.key!.readDoubleLE(0);
-        if (sentAt >= measuredFrom.time) for (let i = 0; i < batch.records.length; i++) samples.push(now - sentAt);
-        offset = batch.baseOffset + BigInt(batch.lastOffsetDelta) + 1n;
+        const count = records.readInt32BE(pos + 23) + 1;
+        const batch = sent[consumedBatches++];
+        if (batch === undefined || batch.records !== count) {
+          throw new Error(`Latency: batch ${consumedBatches - 1} holds ${count} records, ${batch?.records} were sent`);
+        }
+        if (batch.measured) for (let i = 0; i < count; i++) samples.push(now - batch.at);
+        offset = records.readBigInt64BE(pos) + BigInt(count);
         pos += size;
       }
     }
   })();
   try {
-    await paced(ratePerSec, seconds, (n, done, measuring) => {
-      const sentAt = performance.now();
-      if (measuring && measuredFrom.time === Number.POSITIVE_INFINITY) measuredFrom.time = sentAt;
-      const key = Buffer.alloc(8);
-      key.writeDoubleLE(sentAt);
-      const batch = encodeRecordBatchSync(createRecordBatch(vals.slice(0, n).map((value) => ({ key, value }))));
-      producer.send(produceFrame(topic, [0], batch, c.acks), (f) => {
+    await paced(ratePerSec, seconds, (n, done, measured) => {
+      const frame = frameOf(n);
+      sent.push({ at: performance.now(), records: n, measured });
+      producer.send(frame, (f) => {
         if (f !== null) checkProduceResponse(f);
         done();
       });
