@@ -1,4 +1,4 @@
-import type { StorageFs } from '../storage/fs.ts';
+import { nodeFs, type StorageFs } from '../storage/fs.ts';
 import { LogManager } from '../storage/log-manager.ts';
 import { TopicStore } from '../storage/topic-store.ts';
 import { BrokerConfig } from './config.ts';
@@ -12,6 +12,8 @@ import { FetchSessionCache } from './services/fetch-sessions.ts';
 import { ReplicaManager } from './services/replica-manager.ts';
 import { TopicManager } from './services/topic-manager.ts';
 import type { BrokerServices } from './services.ts';
+import { TransactionCoordinator } from './txn/coordinator.ts';
+import { ProducerIdManager } from './txn/producer-id-manager.ts';
 
 export interface BrokerOptions {
   config?: BrokerConfig;
@@ -86,10 +88,17 @@ export class Broker {
     const router = new Router(logger);
     const topics = new TopicManager(store, logs, config);
     const groups = new GroupCoordinator({ config, logger, topics, logs });
+    const replicas = new ReplicaManager({ topics, logs, config, nodeId: meta.nodeId });
+    let transactions: TransactionCoordinator;
     try {
       // Group state is read back before the first request can see it.
       await groups.load();
+      // Then transactions, whose completion may commit offsets the groups hold pending.
+      const producerIds = await ProducerIdManager.open(options.fs ?? nodeFs, dataDir);
+      transactions = new TransactionCoordinator({ config, logger, topics, logs, replicas, groups, producerIds });
+      await transactions.load();
     } catch (err) {
+      await groups.close();
       await logs.close();
       throw err;
     }
@@ -102,18 +111,20 @@ export class Broker {
       router,
       topics,
       logs,
-      replicas: new ReplicaManager({ topics, logs, config, nodeId: meta.nodeId }),
+      replicas,
       fetchSessions: new FetchSessionCache({
         maxSessions: Number(config.get('max.incremental.fetch.session.cache.slots') ?? 1000),
         resolveTopicId: (id) => topics.getById(id)?.name,
       }),
       groups,
+      transactions,
     };
     for (const handler of allHandlers(services)) router.register(handler);
     const broker = new Broker(config, logger, services, logs);
     try {
       broker.address = await broker.#server.listen();
     } catch (err) {
+      await transactions.close();
       await groups.close();
       await logs.close();
       throw err;
@@ -139,6 +150,7 @@ export class Broker {
       this.services.replicas.shutdown();
       // Waiting JoinGroup/SyncGroup calls are answered and group timers cleared.
       this.services.groups.beginShutdown();
+      this.services.transactions.beginShutdown();
       if (this.#inFlight > 0) {
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, DRAIN_TIMEOUT_MS);
@@ -152,6 +164,7 @@ export class Broker {
       await new Promise<void>((resolve) => setImmediate(resolve));
       this.#server.closeConnections();
       await stopped;
+      await this.services.transactions.close();
       await this.services.groups.close();
       await this.#logs.close();
     })();

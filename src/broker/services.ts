@@ -6,6 +6,7 @@ import type { Router } from './router.ts';
 import type { FetchSessionCache } from './services/fetch-sessions.ts';
 import type { ReplicaManager } from './services/replica-manager.ts';
 import type { TopicManager } from './services/topic-manager.ts';
+import type { TransactionCoordinator } from './txn/coordinator.ts';
 
 /** What handlers may use: the broker's services, never its files or sockets directly. */
 export interface BrokerServices {
@@ -24,4 +25,6 @@ export interface BrokerServices {
   readonly fetchSessions: FetchSessionCache;
   /** Consumer groups and committed offsets (classic and KIP-848), kept in `__consumer_offsets`. */
   readonly groups: GroupCoordinator;
+  /** Producer ids and transactions, kept in `__transaction_state`. */
+  readonly transactions: TransactionCoordinator;
 }

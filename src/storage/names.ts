@@ -8,12 +8,13 @@ import { join } from 'node:path';
  *   topics.json                      topic metadata (TopicStore)
  *   .clean-shutdown                  present only while the broker is cleanly stopped
  *   cleaner-offset-checkpoint        how far each compacted partition is cleaned (Kafka's format)
+ *   producer-id-block                the producer ids handed out so far (the transaction coordinator's)
  *   orders-0/                        one directory per partition: <topic>-<partition>
  *     00000000000000000000.log       segment data, named by its 20-digit base offset
  *     00000000000000000000.index     sparse offset index
  *     00000000000000000000.timeindex time index
- *     00000000000000000000.txnindex  aborted transactions (later)
- *     00000000000000000000.snapshot  producer state (later)
+ *     00000000000000000000.txnindex  aborted transactions whose marker is in that segment
+ *     00000000000000000042.snapshot  producer state as of offset 42 (written on roll and close)
  *     log-start-offset               written by DeleteRecords
  *     00000000000000000000.log.cleaned  a segment the cleaner is writing (removed on open)
  *     00000000000000000000.log.swap     a cleaned segment being swapped in (completed on open)
@@ -40,6 +41,8 @@ export const LOG_START_OFFSET_FILE = 'log-start-offset';
 export const TOPICS_FILE = 'topics.json';
 /** Per-partition cleaned-up-to offsets of compacted logs, in Kafka's checkpoint format. */
 export const CLEANER_CHECKPOINT_FILE = 'cleaner-offset-checkpoint';
+/** The end of the last block of producer ids reserved; a restart continues after it. */
+export const PRODUCER_ID_BLOCK_FILE = 'producer-id-block';
 
 export type SegmentFileSuffix =
   | typeof LOG_FILE_SUFFIX

@@ -49,7 +49,7 @@ describe('classic groups', () => {
   });
 
   test(
-    'FindCoordinator v0–v4 names this broker and creates the offsets topic; transactions are not there yet',
+    'FindCoordinator v0–v4 names this broker and creates the offsets topic; transactional ids resolve here too',
     T,
     async () => {
       const [c] = await open(1);
@@ -69,7 +69,8 @@ describe('classic groups', () => {
         ],
       );
       const txn = await c!.request(FindCoordinator, 4, { key: '', keyType: 1, coordinatorKeys: ['tx'] });
-      assert.equal(txn.body.coordinators[0]!.errorCode, ErrorCode.COORDINATOR_NOT_AVAILABLE);
+      assert.equal(txn.body.coordinators[0]!.errorCode, ErrorCode.NONE);
+      assert.equal(txn.body.coordinators[0]!.port, broker.port);
       const topic = broker.broker.services.topics.get(OFFSETS_TOPIC)!;
       assert.equal(topic.partitionCount, 5);
       assert.equal(topic.isInternal, true);

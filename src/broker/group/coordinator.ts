@@ -13,9 +13,10 @@
 import { ErrorCode } from '../../protocol/generated/error-codes.ts';
 import type { LogManager } from '../../storage/log-manager.ts';
 import type { BrokerConfig } from '../config.ts';
-import { coordinatorWriteErrorCode } from '../error-mapping.ts';
+import { coordinatorWriteErrorCode, errorCodeOf } from '../error-mapping.ts';
 import type { Logger } from '../logger.ts';
 import type { TopicManager } from '../services/topic-manager.ts';
+import { PendingTxnOffsets } from '../txn/pending-offsets.ts';
 import { assignmentFromWire } from './assignment.ts';
 import {
   ClassicCoordinator,
@@ -85,6 +86,18 @@ export interface OffsetCommitInput {
   topics: { name: string; partitions: OffsetCommitPartitionInput[] }[];
 }
 
+/** TxnOffsetCommit: offsets a transactional producer commits inside its transaction. */
+export interface TxnOffsetCommitInput {
+  groupId: string;
+  producerId: bigint;
+  producerEpoch: number;
+  /** v3+: the member committing (−1, '' and null before, or outside group management). */
+  generationId: number;
+  memberId: string;
+  groupInstanceId: string | null;
+  topics: { name: string; partitions: Omit<OffsetCommitPartitionInput, 'commitTimestamp'>[] }[];
+}
+
 export interface TopicPartitionErrors {
   name: string;
   partitions: { partitionIndex: number; errorCode: number }[];
@@ -142,6 +155,8 @@ export class GroupCoordinator {
   readonly #timers: Timers;
   readonly #groups = new Map<string, AnyGroup>();
   readonly #offsets = new OffsetStore();
+  /** Offsets committed inside transactions that have not committed yet (TxnOffsetCommit). */
+  readonly #pendingTxnOffsets = new PendingTxnOffsets();
   readonly #classic: ClassicCoordinator;
   readonly #consumer: ConsumerCoordinator;
   #active = false;
@@ -187,7 +202,26 @@ export class GroupCoordinator {
   /** Reads `__consumer_offsets` back (if it exists), restarts member sessions and the offset expiry timer. */
   async load(): Promise<void> {
     const replay = new Replay();
-    const count = await this.stateLog.load((record, ts) => replay.apply(record, ts));
+    const count = await this.stateLog.load(
+      (record, ts) => replay.apply(record, ts),
+      (producerId, record) => {
+        if (record.type !== 'offset-commit' || record.value === null) return;
+        const { group, topic, partition } = record.key;
+        const v = record.value;
+        this.#pendingTxnOffsets.add(producerId, {
+          groupId: group,
+          topic,
+          partition,
+          value: {
+            offset: v.offset,
+            leaderEpoch: v.leaderEpoch,
+            metadata: v.metadata,
+            commitTimestamp: Number(v.commitTimestamp),
+            expireTimestamp: null,
+          },
+        });
+      },
+    );
     for (const [groupId, group] of replay.build(this.#clock())) {
       this.#groups.set(groupId, group);
       if (group.type === 'classic') this.#classic.resumeLoadedGroup(group);
@@ -416,6 +450,123 @@ export class GroupCoordinator {
         errorCode: results.get(t.name)!.get(p.partitionIndex)!,
       })),
     }));
+  }
+
+  /**
+   * TxnOffsetCommit: the offsets are written to the group's partition in the producer's
+   * transactional batch (the log fences an old epoch: INVALID_PRODUCER_EPOCH) and stay
+   * pending until the transaction coordinator's marker reaches that partition
+   * (completeTransaction).
+   */
+  async commitTransactionalOffsets(input: TxnOffsetCommitInput): Promise<TopicPartitionErrors[]> {
+    const all = (errorCode: number): TopicPartitionErrors[] =>
+      input.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({ partitionIndex: p.partitionIndex, errorCode })),
+      }));
+    const error = this.#guard(input.groupId, false);
+    if (error !== ErrorCode.NONE) return all(error);
+    return this.#queue.run(input.groupId, async () => {
+      const now = this.#clock();
+      const group = this.#groups.get(input.groupId);
+      const invalid = group === undefined ? ErrorCode.NONE : this.#validateTxnCommit(group, input);
+      if (invalid !== ErrorCode.NONE) return all(invalid);
+      const results = new Map<string, Map<number, number>>();
+      const accepted: { topic: string; partition: number; value: CommittedOffset }[] = [];
+      for (const t of input.topics) {
+        const perPartition = new Map<number, number>();
+        results.set(t.name, perPartition);
+        const topic = this.#topics.get(t.name);
+        for (const p of t.partitions) {
+          const metadata = p.committedMetadata ?? '';
+          let code: number = ErrorCode.NONE;
+          if (topic === undefined || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) {
+            code = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
+          } else if (Buffer.byteLength(metadata, 'utf8') > this.config.offsetMetadataMaxBytes) {
+            code = ErrorCode.OFFSET_METADATA_TOO_LARGE;
+          } else {
+            const value = {
+              offset: p.committedOffset,
+              leaderEpoch: p.committedLeaderEpoch,
+              metadata,
+              commitTimestamp: now,
+              expireTimestamp: null,
+            };
+            accepted.push({ topic: t.name, partition: p.partitionIndex, value });
+          }
+          perPartition.set(p.partitionIndex, code);
+        }
+      }
+      if (accepted.length > 0) {
+        try {
+          const records = accepted.map((a) => offsetCommitRecord(input.groupId, a.topic, a.partition, a.value));
+          await this.stateLog.append(input.groupId, records, now, {
+            producerId: input.producerId,
+            producerEpoch: input.producerEpoch,
+          });
+        } catch (err) {
+          // As Kafka: a fenced producer hears so (INVALID_PRODUCER_EPOCH); write failures map as for commits.
+          const code = errorCodeOf(err);
+          const mapped =
+            code === ErrorCode.INVALID_PRODUCER_EPOCH || code === ErrorCode.INVALID_TXN_STATE
+              ? code
+              : coordinatorWriteErrorCode(err, true);
+          if (mapped === ErrorCode.UNKNOWN_SERVER_ERROR) {
+            this.#logger.error({ group: input.groupId, err: String(err) }, 'Cannot write transactional offset commit');
+          }
+          return all(mapped);
+        }
+      }
+      for (const a of accepted) {
+        this.#pendingTxnOffsets.add(input.producerId, { groupId: input.groupId, ...a });
+      }
+      return input.topics.map((t) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: results.get(t.name)!.get(p.partitionIndex)!,
+        })),
+      }));
+    });
+  }
+
+  /** Kafka's validateOffsetCommit for transactional commits: member checks only when the request names a member. */
+  #validateTxnCommit(group: AnyGroup, input: TxnOffsetCommitInput): number {
+    if (group.type === 'classic' && group.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
+    if (input.generationId < 0 && input.memberId === '' && input.groupInstanceId === null) return ErrorCode.NONE;
+    if (group.type === 'consumer') {
+      const member = group.members.get(input.memberId);
+      if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID;
+      return input.generationId === member.memberEpoch ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION;
+    }
+    const error = validateCurrentMember(group, input.memberId, input.groupInstanceId);
+    if (error !== ErrorCode.NONE) return error;
+    return input.generationId === group.generationId ? ErrorCode.NONE : ErrorCode.ILLEGAL_GENERATION;
+  }
+
+  /**
+   * A transaction marker of `producerId` was written to `__consumer_offsets` partition
+   * `partition` (by the transaction coordinator): its pending offsets for the groups of
+   * that partition become committed offsets (COMMIT) or are dropped (ABORT).
+   */
+  async completeTransaction(producerId: bigint, partition: number, commit: boolean): Promise<void> {
+    const groupIds = this.#pendingTxnOffsets.groupsOf(producerId).filter((g) => this.partitionFor(g) === partition);
+    await Promise.all(
+      groupIds.map((groupId) =>
+        this.#queue.run(groupId, () => {
+          const offsets = this.#pendingTxnOffsets.take(producerId, groupId);
+          if (!commit || offsets.length === 0) return;
+          for (const o of offsets) this.#offsets.put(groupId, o.topic, o.partition, o.value);
+          // Offsets committed outside group management belong to an empty "simple" group.
+          if (!this.#groups.has(groupId)) this.#groups.set(groupId, new ClassicGroup(groupId, this.#clock()));
+        }),
+      ),
+    );
+  }
+
+  /** Whether a transaction has an offset pending for the partition (OffsetFetch's requireStable, KIP-447). */
+  hasPendingTransactionalOffset(groupId: string, topic: string, partition: number): boolean {
+    return this.#pendingTxnOffsets.has(groupId, topic, partition);
   }
 
   /** Who may commit: Kafka's rules for classic groups (generations) and consumer groups (member epochs). */

@@ -1,4 +1,5 @@
-import { CONTROL_FLAG_MASK } from '../../protocol/records/batch-header.ts';
+import { CONTROL_FLAG_MASK, TRANSACTIONAL_FLAG_MASK } from '../../protocol/records/batch-header.ts';
+import { ControlRecordType, decodeControlRecord } from '../../protocol/records/control-record.ts';
 import { createRecordBatch, decodeRecordBatches, encodeRecordBatchSync } from '../../protocol/records/record-batch.ts';
 import type { Log } from '../../storage/log.ts';
 import type { LogManager } from '../../storage/log-manager.ts';
@@ -91,27 +92,43 @@ export class GroupStateLog {
 
   /**
    * Appends records for one group, in one batch, to the group's partition; resolves once
-   * they are durable. Throws the storage layer's errors (the caller maps them).
+   * they are durable. Throws the storage layer's errors (the caller maps them). With
+   * `transaction` (TxnOffsetCommit) the batch is the producer's transactional batch: its
+   * epoch is checked by the log, and it counts only once a COMMIT marker follows.
    */
-  async append(groupId: string, records: readonly GroupRecord[], now: number = Date.now()): Promise<void> {
+  async append(
+    groupId: string,
+    records: readonly GroupRecord[],
+    now: number = Date.now(),
+    transaction?: { producerId: bigint; producerEpoch: number },
+  ): Promise<void> {
     if (records.length === 0) return;
     const log = await this.#log(this.partitionFor(groupId));
-    const batch = createRecordBatch(records.map(encodeGroupRecord), { timestamp: BigInt(now) });
-    await log.appendAsLeader(encodeRecordBatchSync(batch));
+    const batch = createRecordBatch(records.map(encodeGroupRecord), {
+      timestamp: BigInt(now),
+      ...(transaction && { ...transaction, baseSequence: 0, isTransactional: true }),
+    });
+    await log.appendAsLeader(encodeRecordBatchSync(batch), transaction && { origin: 'coordinator' });
   }
 
   /**
    * Reads every partition of the topic from its log start and hands each record to
    * `replay` in log order. Records that do not decode are logged and skipped, so one bad
-   * record cannot keep the broker from starting.
+   * record cannot keep the broker from starting. Records of transactions are replayed at
+   * their COMMIT marker, dropped at ABORT, and handed to `pending` when the log ends before
+   * either (the transaction coordinator completes them).
    */
-  async load(replay: (record: GroupRecord, timestampMs: number) => void): Promise<number> {
+  async load(
+    replay: (record: GroupRecord, timestampMs: number) => void,
+    pending: (producerId: bigint, record: GroupRecord, timestampMs: number) => void = () => {},
+  ): Promise<number> {
     if (!this.exists) return 0;
     let count = 0;
     for (let p = 0; p < this.partitionCount; p++) {
       const log = this.#logs.getLog(OFFSETS_TOPIC, p);
       if (log === undefined) continue;
       let offset = log.logStartOffset;
+      const open = new Map<bigint, Array<{ record: GroupRecord; timestampMs: number }>>();
       for (;;) {
         const { records } = await log.read(offset, { maxBytes: LOAD_READ_BYTES, isolation: 'log-end' });
         if (records.length === 0) break;
@@ -119,12 +136,26 @@ export class GroupStateLog {
         if (batches.length === 0) break;
         for (const batch of batches) {
           offset = batch.baseOffset + BigInt(batch.lastOffsetDelta) + 1n;
-          if ((batch.attributes & CONTROL_FLAG_MASK) !== 0) continue;
+          if ((batch.attributes & CONTROL_FLAG_MASK) !== 0) {
+            const marker = batch.records[0] === undefined ? null : decodeControlRecord(batch.records[0]);
+            const txn = open.get(batch.producerId);
+            open.delete(batch.producerId);
+            if (marker?.type === ControlRecordType.COMMIT) for (const r of txn ?? []) replay(r.record, r.timestampMs);
+            continue;
+          }
+          const transactional = (batch.attributes & TRANSACTIONAL_FLAG_MASK) !== 0;
           for (const record of batch.records) {
             try {
               const decoded = decodeGroupRecord(record.key, record.value);
               if (decoded === null) continue;
-              replay(decoded, Number(batch.baseTimestamp + record.timestampDelta));
+              const timestampMs = Number(batch.baseTimestamp + record.timestampDelta);
+              if (transactional) {
+                const txn = open.get(batch.producerId) ?? [];
+                txn.push({ record: decoded, timestampMs });
+                open.set(batch.producerId, txn);
+              } else {
+                replay(decoded, timestampMs);
+              }
               count++;
             } catch (err) {
               this.#logger.warn(
@@ -135,6 +166,7 @@ export class GroupStateLog {
           }
         }
       }
+      for (const [producerId, txn] of open) for (const r of txn) pending(producerId, r.record, r.timestampMs);
     }
     return count;
   }

@@ -12,7 +12,8 @@ const KeyType = { GROUP: 0, TRANSACTION: 1 } as const;
 /**
  * FindCoordinator v0–v4 (v4+ batched). A group's coordinator is the leader of its
  * `__consumer_offsets` partition: this broker, once the topic exists (it is created on the
- * first lookup). Transaction keys answer COORDINATOR_NOT_AVAILABLE until transactions exist.
+ * first lookup); a transactional id's is the leader of its `__transaction_state` partition,
+ * this broker too.
  * v0 stays advertised: old librdkafka enables features only when it sees it.
  */
 export function findCoordinatorHandler(
@@ -27,11 +28,13 @@ export function findCoordinatorHandler(
       errorCode,
       errorMessage,
     });
-    if (keyType === KeyType.TRANSACTION) {
-      return failed(ErrorCode.COORDINATOR_NOT_AVAILABLE, 'Transactions are not supported yet');
+    if (keyType !== KeyType.GROUP && keyType !== KeyType.TRANSACTION) {
+      return failed(ErrorCode.INVALID_REQUEST, `Unknown coordinator type ${keyType}`);
     }
-    if (keyType !== KeyType.GROUP) return failed(ErrorCode.INVALID_REQUEST, `Unknown coordinator type ${keyType}`);
-    const errorCode = await services.groups.ensureStateTopic();
+    const errorCode =
+      keyType === KeyType.TRANSACTION
+        ? await services.transactions.ensureStateTopic()
+        : await services.groups.ensureStateTopic();
     if (errorCode !== ErrorCode.NONE) return failed(errorCode, null);
     return {
       key,

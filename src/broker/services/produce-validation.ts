@@ -166,7 +166,8 @@ function checkBatches(records: Buffer, context: ProduceValidationContext): boole
     }
     const producerId = records.readBigInt64BE(pos + BatchHeaderOffset.PRODUCER_ID);
     const baseSequence = records.readInt32BE(pos + BatchHeaderOffset.BASE_SEQUENCE);
-    if (producerId >= 0n && baseSequence < 0) {
+    // As Kafka's LogValidator, for clients only: coordinators' markers carry no sequence.
+    if (producerId >= 0n && baseSequence < 0 && !context.fromCoordinator) {
       throw new InvalidRecordError(
         `Cannot append to "${label}": invalid sequence number ${baseSequence} for producer id ${producerId}`,
       );
