@@ -671,7 +671,8 @@ export class LogSegment {
         if (end - start + size > maxBytes && !(end === start && minOneBatch)) break;
         end += size;
       }
-      return end === start ? EMPTY : await window.bytes(start, end, this.logPath);
+      if (end === start) return EMPTY;
+      return verifiedPrefix(await window.bytes(start, end, this.logPath), start, this.logPath);
     } finally {
       this.#unpin();
     }
@@ -920,4 +921,23 @@ class ReadWindow {
     if (out.length !== to - from) throw new CorruptRecordError(`read "${path}"`, 'file ends inside a batch', from);
     return out;
   }
+}
+
+/**
+ * The batches of `bytes` up to the first whose CRC does not match, so that a byte the disk
+ * flipped is never served as data. A bad first batch throws: the reader cannot skip it, and
+ * the error names the file and position for the one log line the caller writes.
+ */
+function verifiedPrefix(bytes: Buffer, filePosition: number, path: string): Buffer {
+  let pos = 0;
+  while (pos < bytes.length) {
+    if (!batchCrcValid(bytes, pos)) {
+      if (pos === 0) {
+        throw new CorruptRecordError(`read "${path}"`, 'record batch CRC does not match its contents', filePosition);
+      }
+      return bytes.subarray(0, pos);
+    }
+    pos += batchSizeAt(bytes, pos);
+  }
+  return bytes;
 }

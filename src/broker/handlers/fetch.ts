@@ -7,6 +7,7 @@ import {
   type FetchResponsePartitionData,
 } from '../../protocol/generated/messages/fetch.ts';
 import { errorCodeOf } from '../error-mapping.ts';
+import { RateLimitedLog } from '../logger.ts';
 import { type ApiHandler, defineHandler } from '../handler.ts';
 import type { FetchContext, FetchResponsePartition } from '../services/fetch-sessions.ts';
 import type { FetchPartition } from '../services/replica-manager.ts';
@@ -25,6 +26,8 @@ const NO_SNAPSHOT_ID = { endOffset: -1n, epoch: -1 } as const;
  */
 export function fetchHandler(services: BrokerServices): ApiHandler<FetchRequest, FetchResponse> {
   const { replicas, fetchSessions, topics, logger } = services;
+  // Consumers retry a failing partition in a loop: one line per fault, not one per fetch.
+  const faults = new RateLimitedLog(logger);
 
   return defineHandler({ request: FetchRequest, response: FetchResponse }, { min: 4, max: 16 }, async (req, ctx) => {
     const version = ctx.apiVersion;
@@ -80,7 +83,7 @@ export function fetchHandler(services: BrokerServices): ApiHandler<FetchRequest,
       throttleTimeMs: 0,
       errorCode: ErrorCode.NONE,
       sessionId: answer.sessionId,
-      responses: groupByTopic(answer.partitions, usesTopicIds, (p) => toPartitionData(p, logger)),
+      responses: groupByTopic(answer.partitions, usesTopicIds, (p) => toPartitionData(p, logger, faults)),
       nodeEndpoints: [],
     };
   });
@@ -89,9 +92,14 @@ export function fetchHandler(services: BrokerServices): ApiHandler<FetchRequest,
 function toPartitionData(
   { partition, result }: FetchResponsePartition,
   logger: BrokerServices['logger'],
+  faults: RateLimitedLog,
 ): FetchResponsePartitionData {
   const errorCode = result.error === null ? ErrorCode.NONE : errorCodeOf(result.error);
   if (errorCode === ErrorCode.UNKNOWN_SERVER_ERROR) logger.error({ err: result.error }, 'Fetch failed unexpectedly');
+  else if (errorCode === ErrorCode.CORRUPT_MESSAGE || errorCode === ErrorCode.KAFKA_STORAGE_ERROR) {
+    const message = (result.error as Error).message;
+    faults.warn(message, { topic: partition.topic, partition: partition.partition }, message);
+  }
   return {
     partitionIndex: partition.partition,
     errorCode,
