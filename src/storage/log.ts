@@ -1021,6 +1021,10 @@ export class Log {
    * was cleaned from (Kafka's replaceSegments). `cleaned` has the base offset of `old[0]`,
    * lives in `<base>.log.cleaned`, is fsynced and sealed with the end offset of the last old
    * segment; `contentEnd` is the offset after its last batch (its base offset when empty).
+   * `removedAborts` are the ABORT markers the cleaning removed: their aborted-transaction
+   * index entries go first, before the commit point (an entry without its marker would make
+   * read_committed consumers skip the producer's later transactions; a marker without its
+   * entry, should the swap not happen, is harmless: no batch of its transaction is left).
    *
    * On disk, so that a crash at any point leaves the old segments or the new one, never a mix
    * (Log.open finishes or undoes an interrupted swap: cleaner/swap-recovery.ts):
@@ -1042,7 +1046,12 @@ export class Log {
    * caller discards `cleaned`. A failure after the commit point takes the log offline
    * (LogDirOfflineError; a restart completes the swap), as a failed fsync does.
    */
-  replaceSegments(old: readonly LogSegment[], cleaned: LogSegment, contentEnd: bigint): Promise<boolean> {
+  replaceSegments(
+    old: readonly LogSegment[],
+    cleaned: LogSegment,
+    contentEnd: bigint,
+    removedAborts: ReadonlyArray<{ producerId: bigint; lastOffset: bigint }> = [],
+  ): Promise<boolean> {
     return this.#enqueue(async () => {
       const operation = `swap a cleaned segment into "${this.label}"`;
       this.#checkUsable(operation);
@@ -1053,6 +1062,11 @@ export class Log {
       }
       const base = (s: LogSegment) => segmentFilePath(this.dir, s.baseOffset, LOG_FILE_SUFFIX);
       const emptied = old.slice(1).filter((s) => s.baseOffset >= contentEnd);
+      try {
+        if (removedAborts.length > 0) await this.#txnIndex.remove(removedAborts);
+      } catch (err) {
+        throw KafkaStorageError.fromIo(operation, err);
+      }
       try {
         for (const s of emptied) await createEmptyFile(this.#fs, base(s) + CLEANED_FILE_SUFFIX);
         for (const s of [...emptied].reverse()) {

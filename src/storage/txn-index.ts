@@ -119,6 +119,28 @@ export class TxnIndex {
     }
   }
 
+  /**
+   * Forgets the aborted transactions whose ABORT marker (producer, marker offset) the log
+   * cleaner is removing, rewriting the files they were in. The cleaner removes a marker only
+   * once no batch of its transaction is left; an entry outliving its marker would make
+   * read_committed consumers skip that producer's later transactions.
+   */
+  async remove(markers: ReadonlyArray<{ producerId: bigint; lastOffset: bigint }>): Promise<void> {
+    const keys = new Set(markers.map((m) => `${m.producerId}:${m.lastOffset}`));
+    for (const [base, entries] of [...this.#files]) {
+      const kept = entries.filter((e) => !keys.has(keyOf(e)));
+      if (kept.length === entries.length) continue;
+      for (const e of entries) if (keys.has(keyOf(e))) this.#keys.delete(keyOf(e));
+      if (kept.length === 0) {
+        this.#files.delete(base);
+        await this.#fs.unlink(this.#path(base));
+      } else {
+        this.#files.set(base, kept);
+        await writeFileAtomic(this.#fs, this.#path(base), encode(kept));
+      }
+    }
+  }
+
   /** Drops entries whose marker is below `logStartOffset`, and files left without any (retention). */
   async deleteBelow(logStartOffset: bigint): Promise<void> {
     for (const [base, entries] of [...this.#files]) {

@@ -46,6 +46,7 @@ export interface LogContents {
 
 /**
  * Everything a consumer reading from logStartOffset sees: every batch decoded (CRC checked),
+ * the records of data batches,
  * offsets strictly increasing across records and batches, each fetch starting with the batch
  * that holds the requested offset.
  */
@@ -64,7 +65,8 @@ export async function readLog(log: Log, maxBytes = 64 << 10): Promise<LogContent
       assert.ok(batchLast >= offset, `a fetch at ${offset} returned batch ${batch.baseOffset}..${batchLast}`);
       assert.ok(batch.baseOffset > lastOffset, `batch ${batch.baseOffset} goes back to or before ${lastOffset}`);
       batches.push(batch);
-      for (const r of batch.records) {
+      // Control records (transaction markers) are never shown to applications.
+      for (const r of (batch.attributes & 0x20) !== 0 ? [] : batch.records) {
         const recordOffset = batch.baseOffset + BigInt(r.offsetDelta);
         assert.ok(recordOffset > lastOffset && recordOffset <= batchLast, `record offset ${recordOffset} out of order`);
         lastOffset = recordOffset;

@@ -1,16 +1,17 @@
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CompressionCodec } from '../../src/protocol/records/batch-header.ts';
 import { ControlRecordType, createControlBatch } from '../../src/protocol/records/control-record.ts';
-import { encodeRecordBatch } from '../../src/protocol/records/record-batch.ts';
+import { decodeRecordBatches, encodeRecordBatch } from '../../src/protocol/records/record-batch.ts';
 import { parseCheckpoint } from '../../src/storage/cleaner/checkpoint.ts';
 import type { Log } from '../../src/storage/log.ts';
 import { LogManager, type LogManagerOptions } from '../../src/storage/log-manager.ts';
 import {
   ALL_CODECS,
   assertSameTable,
+  type KeyedRecord,
   keyedBatch,
   readLog,
   tableOf,
@@ -355,140 +356,165 @@ describe('choosing what to clean', () => {
   });
 });
 
-describe('producers, transactions and keyless records', () => {
-  it('keeps control batches byte for byte, keyless records, and an empty batch only for a producer’s last one', async () => {
+describe('transactions, idempotent producers and keyless records', () => {
+  it('removes aborted records, compacts committed ones, keeps producers’ last batches, and markers until their transaction is gone', async () => {
     const manager = await openManager({ txn: COMPACTED });
     const log = await manager.getOrCreateLog('txn', 0);
-    const ts = BigInt(clock.now);
-    const append = (b: Buffer) => log.appendAsLeader(b);
-    // Idempotent producer 7: two batches whose records are all superseded later.
-    const p7a = await append(
-      await keyedBatch([{ key: 'a', value: 'p7-1' }], {
-        producerId: 7n,
-        producerEpoch: 0,
-        baseSequence: 0,
-        timestamp: ts,
-      }),
-    );
-    const p7b = await append(
-      await keyedBatch(
-        [
-          { key: 'b', value: 'p7-2' },
-          { key: 'c', value: 'p7-3' },
-        ],
-        { producerId: 7n, producerEpoch: 0, baseSequence: 1, timestamp: ts, compression: CompressionCodec.Gzip },
-      ),
-    );
-    // A transaction of producer 9, its COMMIT marker, and one of producer 11 with a tombstone.
-    await append(
-      await keyedBatch([{ key: 'd', value: 'txn-1' }], {
-        producerId: 9n,
-        producerEpoch: 0,
-        baseSequence: 0,
-        isTransactional: true,
-        timestamp: ts,
-      }),
-    );
-    await append(
-      await keyedBatch([{ key: 'd', value: 'txn-2' }], {
-        producerId: 9n,
-        producerEpoch: 0,
-        baseSequence: 1,
-        isTransactional: true,
-        timestamp: ts,
-      }),
-    );
-    const marker = await encodeRecordBatch(
-      createControlBatch({
-        type: ControlRecordType.COMMIT,
-        coordinatorEpoch: 3,
-        producerId: 9n,
-        producerEpoch: 0,
-        timestamp: ts,
-      }),
-    );
-    const markerInfo = await append(Buffer.from(marker));
-    await append(await keyedBatch([{ key: 'e', value: 'plain' }], { timestamp: ts }));
-    await append(
-      await keyedBatch([{ key: 'e', value: null }], {
-        producerId: 11n,
-        producerEpoch: 0,
-        baseSequence: 0,
-        isTransactional: true,
-        timestamp: ts,
-      }),
-    );
-    // Keyless records, then the updates that supersede producer 7's records.
-    await append(
-      await keyedBatch(
-        [
-          { key: null, value: 'no-key-1' },
-          { key: null, value: 'no-key-2' },
-        ],
-        { timestamp: ts },
-      ),
-    );
-    await append(
-      await keyedBatch(
-        [
-          { key: 'a', value: 'new-a' },
-          { key: 'b', value: 'new-b' },
-          { key: 'c', value: 'new-c' },
-        ],
-        { timestamp: ts },
-      ),
-    );
+    const data = async (records: KeyedRecord[], producer?: { id: bigint; seq: number; txn?: boolean }) => {
+      const batch = await keyedBatch(records, {
+        timestamp: BigInt(clock.now),
+        ...(producer && {
+          producerId: producer.id,
+          producerEpoch: 0,
+          baseSequence: producer.seq,
+          isTransactional: producer.txn ?? false,
+        }),
+      });
+      return log.appendAsLeader(batch);
+    };
+    const markers = new Map<bigint, Buffer>();
+    const marker = async (
+      producerId: bigint,
+      type: typeof ControlRecordType.ABORT | typeof ControlRecordType.COMMIT,
+    ) => {
+      const bytes = await encodeRecordBatch(
+        createControlBatch({ type, coordinatorEpoch: 3, producerId, producerEpoch: 0, timestamp: BigInt(clock.now) }),
+      );
+      const info = await log.appendAsLeader(Buffer.from(bytes), { origin: 'coordinator' });
+      markers.set(info.baseOffset, bytes);
+      return info.baseOffset;
+    };
+    await data([{ key: 'e', value: 'plain-e' }]); // 0
+    await data([{ key: 'd', value: 'txn-1' }], { id: 9n, seq: 0, txn: true }); // 1
+    await data([{ key: 'd', value: 'txn-2' }], { id: 9n, seq: 1, txn: true }); // 2
+    const commit9 = await marker(9n, ControlRecordType.COMMIT); // 3
+    await data([{ key: 'e', value: 'aborted-e' }], { id: 11n, seq: 0, txn: true }); // 4
+    await data([{ key: 'f', value: 'aborted-f' }], { id: 11n, seq: 1, txn: true }); // 5
+    const abort11 = await marker(11n, ControlRecordType.ABORT); // 6
+    await data([{ key: 'a', value: 'p7-1' }], { id: 7n, seq: 0 }); // 7
+    const p7Last = await data(
+      [
+        { key: 'b', value: 'p7-2' },
+        { key: 'c', value: 'p7-3' },
+      ],
+      { id: 7n, seq: 1 },
+    ); // 8-9
+    await data([
+      { key: null, value: 'no-key-1' },
+      { key: null, value: 'no-key-2' },
+    ]); // 10-11
+    await data([
+      { key: 'a', value: 'new-a' },
+      { key: 'b', value: 'new-b' },
+      { key: 'c', value: 'new-c' },
+    ]); // 12-14
     await log.roll();
+    assert.equal(log.abortedTransactions(0n, log.logEndOffset)[0]?.producerId, 11n, 'the abort is in the txn index');
 
     const clean = async () => {
       await manager.cleaner.clean(log);
-      return readLog(log);
+      const contents = await readLog(log);
+      const values = contents.records.map((r) => r.value);
+      assert.ok(values.includes('no-key-1') && values.includes('no-key-2'), 'keyless records stay');
+      assert.ok(!values.includes('aborted-e') && !values.includes('aborted-f'), 'aborted records are gone');
+      assert.equal(tableOf(contents.records).get('e'), 'plain-e', 'an aborted value never superseded anything');
+      const control = contents.batches.filter((b) => (b.attributes & 0x20) !== 0);
+      for (const b of control) {
+        assert.equal(b.records.length, 1);
+        const original = (await decodeRecordBatches(markers.get(b.baseOffset)!))[0]!;
+        assert.equal(b.producerId, original.producerId);
+        assert.equal(b.producerEpoch, original.producerEpoch);
+        assert.deepEqual(b.records[0]!.key, original.records[0]!.key, 'the control record is intact');
+        assert.deepEqual(b.records[0]!.value, original.records[0]!.value);
+        assert.equal(b.baseTimestamp + b.records[0]!.timestampDelta, original.baseTimestamp, 'and its timestamp');
+      }
+      return { ...contents, control: control.map((b) => b.baseOffset) };
     };
-    let { batches, records } = await clean();
-    const values = records.map((r) => r.value);
-    assert.ok(values.includes('no-key-1') && values.includes('no-key-2'), 'keyless records stay');
-    assert.ok(
-      values.includes('txn-1') && values.includes('txn-2'),
-      'transactional records are not compacted among themselves',
-    );
-    assert.ok(values.includes('plain'), 'a transactional tombstone does not supersede anything yet');
-    assert.ok(!values.includes('p7-1') && !values.includes('p7-2'));
-    assert.equal(
-      batches.find((b) => b.baseOffset === p7a.baseOffset),
-      undefined,
-      'producer 7’s first batch is gone',
-    );
-    const empty = batches.find((b) => b.baseOffset === p7b.baseOffset);
-    assert.ok(empty, 'producer 7’s last batch stays, empty');
-    assert.equal(empty.records.length, 0);
-    assert.equal(empty.lastOffsetDelta, 1);
-    assert.equal(empty.producerId, 7n);
-    assert.equal(empty.baseSequence, 1);
-    assert.equal(empty.attributes & 0x07, 0, 'an empty batch has no codec');
-    const fetched = (await log.read(markerInfo.baseOffset, { maxBytes: marker.length })).records;
-    assert.deepEqual(
-      fetched.subarray(16),
-      marker.subarray(16),
-      'the marker is stored as it was (bar offset and epoch)',
-    );
 
-    // Long after the delete horizon: the transactional tombstone and the marker still stay.
-    clock.advance(10 * 60_000);
-    ({ batches, records } = await clean());
-    assert.ok(records.some((r) => r.key === 'e' && r.value === null));
-    assert.ok(records.some((r) => r.value === 'plain'));
-    assert.ok(
-      batches.some((b) => (b.attributes & 0x20) !== 0),
-      'the control batch is still there',
-    );
+    // Round 1: producer 7's first batch goes, its last stays empty; the committed txn-1 is
+    // superseded by txn-2; producer 11's aborted batches go, its last stays empty; both
+    // markers stay (batches of their transactions were still there).
+    let { batches, records, control } = await clean();
+    assert.ok(!records.some((r) => r.value === 'txn-1' || r.value === 'p7-1' || r.value === 'p7-2'));
+    assert.equal(tableOf(records).get('d'), 'txn-2');
+    const empty = (offset: bigint) => batches.find((b) => b.baseOffset === offset);
+    assert.equal(empty(7n), undefined, 'producer 7’s first batch is gone');
+    assert.equal(empty(p7Last.baseOffset)?.records.length, 0, 'producer 7’s last batch stays, empty');
+    assert.equal(empty(p7Last.baseOffset)?.lastOffsetDelta, 1);
+    assert.equal(empty(p7Last.baseOffset)?.baseSequence, 1);
+    assert.equal(empty(p7Last.baseOffset)!.attributes & 0x07, 0, 'an empty batch has no codec');
+    assert.equal(empty(4n), undefined);
+    assert.equal(empty(5n)?.records.length, 0, 'producer 11’s last (aborted) batch stays, empty');
+    assert.deepEqual(control, [commit9, abort11]);
+    const raw = (await log.read(commit9, { maxBytes: 1 })).records;
+    assert.deepEqual(raw.subarray(16), markers.get(commit9)!.subarray(16), 'a marker is stored as it was');
 
-    // A later non-transactional value supersedes the transactional ones; producer 9's last batch stays empty.
-    await append(await keyedBatch([{ key: 'd', value: 'plain-d' }], { timestamp: BigInt(clock.now) }));
+    // Both producers write again, and d gets a plain value.
+    await data([{ key: 'g', value: 'committed-g' }], { id: 11n, seq: 2, txn: true }); // 15
+    await marker(11n, ControlRecordType.COMMIT); // 16
+    await data([{ key: 'd', value: 'plain-d' }]); // 17
+    await data([{ key: 'h', value: 'p9-h' }], { id: 9n, seq: 2, txn: true }); // 18
+    await marker(9n, ControlRecordType.COMMIT); // 19
     await log.roll();
-    ({ batches, records } = await clean());
-    assert.ok(!records.some((r) => r.value === 'txn-1' || r.value === 'txn-2'));
-    assert.equal(batches.filter((b) => b.producerId === 9n && (b.attributes & 0x20) === 0).length, 1);
-    assert.equal(tableOf(records).get('d'), 'plain-d');
+    // Round 2 removes the last batches of the two old transactions; round 3 finds the
+    // markers without any, and gives them a delete horizon.
+    ({ batches, control } = await clean());
+    assert.ok(!batches.some((b) => b.baseOffset === 2n || b.baseOffset === 5n));
+    ({ batches, control } = await clean());
+    const horizonOf = (offset: bigint) => batches.find((b) => b.baseOffset === offset)!;
+    assert.ok((horizonOf(commit9).attributes & 0x40) !== 0 && (horizonOf(abort11).attributes & 0x40) !== 0);
+    assert.equal(control.length, 4);
+
+    // After delete.retention.ms they go; the markers of the later transactions stay.
+    clock.advance(60_001);
+    const stats = await manager.cleaner.runOnce();
+    assert.equal(stats?.markersRemoved, 2, 'the passed horizon makes the log due');
+    ({ control, records } = await clean());
+    assert.deepEqual(control, [16n, 19n]);
+    assert.deepEqual(log.abortedTransactions(0n, log.logEndOffset), [], 'the abort left the txn index with its marker');
+    const expected = new Map(Object.entries({ e: 'plain-e', a: 'new-a', b: 'new-b', c: 'new-c' }));
+    for (const [k, v] of Object.entries({ d: 'plain-d', g: 'committed-g', h: 'p9-h' })) expected.set(k, v);
+    assertSameTable(tableOf(records), expected, 'table');
+
+    // Producer state rebuilt from the cleaned log alone (no snapshot) is still right.
+    await closeManager(manager);
+    const dir = join(dataDir, 'txn-0');
+    for (const f of await readdir(dir)) if (f.endsWith('.snapshot')) await rm(join(dir, f));
+    const reopened = await openManager({ txn: COMPACTED });
+    const again = reopened.getLog('txn', 0)!;
+    assert.equal(again.lastStableOffset, again.highWatermark, 'no transaction left open');
+    assert.equal(again.producerState.entry(7n)?.batches.at(-1)?.lastSeq, 2);
+    assert.equal(again.producerState.entry(9n)?.batches.at(-1)?.lastSeq, 2);
+    assert.equal(again.producerState.entry(11n)?.batches.at(-1)?.lastSeq, 2);
+    assertSameTable(tableOf((await readLog(again)).records), expected, 'table after a restart');
+  });
+
+  it('never cleans past the last stable offset: an open transaction holds the cleaner back', async () => {
+    const manager = await openManager({ open: { ...COMPACTED, 'segment.bytes': '4096' } });
+    const log = await manager.getOrCreateLog('open', 0);
+    for (let b = 0; b < 10; b++) await log.appendAsLeader(await keyedBatch([{ key: 'k', value: `v${b}` }]));
+    await log.roll();
+    const txnStart = log.logEndOffset;
+    await log.appendAsLeader(
+      await keyedBatch([{ key: 'k', value: 'in-txn' }], {
+        producerId: 5n,
+        producerEpoch: 0,
+        baseSequence: 0,
+        isTransactional: true,
+      }),
+    );
+    await log.roll();
+    for (let b = 0; b < 10; b++) await log.appendAsLeader(await keyedBatch([{ key: 'k', value: `w${b}` }]));
+    await log.roll();
+    assert.equal(log.lastStableOffset, txnStart);
+    const info = await manager.cleaner.cleanableInfo(log);
+    assert.equal(info.firstUncleanableOffset, txnStart);
+    await manager.cleaner.clean(log);
+    const { records } = await readLog(log);
+    assert.deepEqual(
+      records.map((r) => r.value),
+      ['v9', 'in-txn', ...Array.from({ length: 10 }, (_, i) => `w${i}`)],
+    );
   });
 });
 

@@ -10,10 +10,12 @@ import {
   TimestampType,
 } from '../../protocol/records/batch-header.ts';
 import { compress } from '../../protocol/records/compression/index.ts';
+import { ControlRecordType } from '../../protocol/records/control-record.ts';
 import { crc32c } from '../../protocol/records/crc32c.ts';
 import { decodeRecordBatch, encodeRecordBatch } from '../../protocol/records/record-batch.ts';
 import type { OffsetMap } from './offset-map.ts';
 import { RecordScan } from './record-scan.ts';
+import { controlTypeOf, type TransactionTracker } from './transactions.ts';
 
 /** The largest delete horizon written: far future, and still an exact number and a valid int64. */
 const MAX_HORIZON_MS = Number.MAX_SAFE_INTEGER;
@@ -24,10 +26,12 @@ export interface BatchFilterContext {
   nowMs: number;
   /** The topic's `delete.retention.ms`. */
   deleteRetentionMs: number;
+  /** Aborted transactions and markers over the range being cleaned; fed every batch in offset order. */
+  transactions: TransactionTracker;
   /**
    * Whether a batch of an idempotent or transactional producer whose records were all
-   * removed must stay as an empty batch (its header keeps the producer's last sequence for
-   * rebuilding producer state). See cleaner.ts for the rule.
+   * removed must stay as an empty batch: Kafka keeps the batch that producer state knows as
+   * the producer's last, so that its sequence survives a rebuild of the state from the log.
    */
   keepEmpty(header: RecordBatchHeader): boolean;
 }
@@ -39,12 +43,17 @@ export interface BatchFilterResult {
   recordsOut: number;
   /** Tombstones dropped because their batch's delete horizon had passed. */
   tombstonesRemoved: number;
-  /** The delete horizon of the written batch when it still holds tombstones, else -1. */
+  /** 1 when this was a transaction marker whose delete horizon had passed, else 0. */
+  markersRemoved: number;
+  /** A removed ABORT marker: its transaction's entry must leave the aborted-transaction index with it. */
+  removedAbort?: { producerId: bigint; lastOffset: bigint };
+  /** The delete horizon of the written batch when it still holds tombstones or a marker due to go, else -1. */
   deleteHorizonMs: number;
 }
 
 /**
- * Applies compaction to one stored batch, Kafka's LogCleaner rules for magic 2:
+ * Applies compaction to one stored batch, Kafka's LogCleaner rules for magic 2. Batches
+ * must come in offset order (the transaction tracker follows them).
  *
  * - A record is kept when its offset is at least the map's offset for its key (it is the
  *   latest, or the key's latest record lies beyond the mapped range). A record without a key
@@ -53,11 +62,11 @@ export interface BatchFilterResult {
  *   rewritten batch carries `now + delete.retention.ms` in baseTimestamp with attribute bit 6
  *   (KIP-534), record timestamps unchanged (their deltas are rewritten against it). Once
  *   the horizon has passed, the next cleaning drops the tombstone.
- * - Control batches (transaction markers) are kept byte for byte. Records of transactional
- *   batches are never mapped and never dropped as expired tombstones, only when a later
- *   non-transactional record of the same key supersedes them: until the log knows which
- *   transactions aborted, that is the rule that can never expose an aborted value or
- *   resurrect an older one.
+ * - The records of an aborted transaction all go (they were never mapped either). Records of
+ *   committed transactions follow the rules above.
+ * - A transaction marker (control batch) stays as it is until nothing of its transaction is
+ *   left (see TransactionTracker); then it gets a delete horizon the same way, and goes once
+ *   that has passed. Its record is never changed.
  * - A batch left without records is dropped unless keepEmpty says its producer needs it;
  *   then it becomes Kafka's empty batch: the header alone, same offsets (lastOffsetDelta),
  *   producer id, epoch and base sequence.
@@ -71,23 +80,44 @@ export interface BatchFilterResult {
  */
 export async function filterBatch(batch: Buffer, ctx: BatchFilterContext): Promise<BatchFilterResult> {
   const header = readBatchHeader(batch);
-  const unchanged = (tombstones: boolean): BatchFilterResult => ({
+  const existingHorizon = header.hasDeleteHorizon ? Number(header.baseTimestamp) : -1;
+  const unchanged = (horizonDue: boolean): BatchFilterResult => ({
     bytes: batch,
     recordsIn: header.recordCount,
     recordsOut: header.recordCount,
     tombstonesRemoved: 0,
-    deleteHorizonMs: tombstones && header.hasDeleteHorizon ? Number(header.baseTimestamp) : -1,
+    markersRemoved: 0,
+    deleteHorizonMs: horizonDue ? existingHorizon : -1,
   });
-  if (header.isControlBatch) return unchanged(false);
+  const dropped = (): BatchFilterResult => ({ ...unchanged(false), bytes: null, recordsOut: 0 });
+  if (header.isControlBatch) {
+    const type = await controlTypeOf(batch, header);
+    if (!ctx.transactions.onControlBatchRead(header, type)) return unchanged(false);
+    // Kafka drops an empty control batch (one an older cleaner left) outright.
+    if (type === null) return dropped();
+    if (existingHorizon >= 0) {
+      if (ctx.nowMs < existingHorizon) return unchanged(true);
+      const removedAbort =
+        type === ControlRecordType.ABORT ? { producerId: header.producerId, lastOffset: header.baseOffset } : undefined;
+      return { ...dropped(), markersRemoved: 1, removedAbort };
+    }
+    const horizon = Math.min(ctx.nowMs + ctx.deleteRetentionMs, MAX_HORIZON_MS);
+    const all = new Uint8Array(header.recordCount).fill(1);
+    return { ...unchanged(false), bytes: await withHorizon(batch, header, all, horizon), deleteHorizonMs: horizon };
+  }
+  const aborted = ctx.transactions.onBatchRead(header);
   if (header.recordCount === 0) {
     // An empty batch an earlier round kept for its producer: kept while it is still needed.
-    return ctx.keepEmpty(header) ? unchanged(false) : { ...unchanged(false), bytes: null };
+    return ctx.keepEmpty(header) ? unchanged(false) : dropped();
+  }
+  if (aborted) {
+    await RecordScan.of(batch, header); // corrupt data is reported, not silently dropped
+    return { ...dropped(), bytes: ctx.keepEmpty(header) ? await emptyBatch(header) : null };
   }
   const scan = await RecordScan.of(batch, header);
   const { data, count } = scan;
   const base = Number(header.baseOffset);
-  const transactional = header.isTransactional;
-  const horizonPassed = header.hasDeleteHorizon && ctx.nowMs >= Number(header.baseTimestamp);
+  const horizonPassed = existingHorizon >= 0 && ctx.nowMs >= existingHorizon;
   const kept = new Uint8Array(count);
   let keptCount = 0;
   let tombstonesRemoved = 0;
@@ -95,7 +125,7 @@ export async function filterBatch(batch: Buffer, ctx: BatchFilterContext): Promi
   for (let i = 0; i < count; i++) {
     if (scan.hasKey(i)) {
       if (base + scan.offsetDelta[i]! < ctx.map.get(data, scan.keyStart[i]!, scan.keyEnd[i]!)) continue;
-      if (scan.nullValue[i] === 1 && !transactional) {
+      if (scan.nullValue[i] === 1) {
         if (horizonPassed) {
           tombstonesRemoved++;
           continue;
@@ -106,13 +136,14 @@ export async function filterBatch(batch: Buffer, ctx: BatchFilterContext): Promi
     kept[i] = 1;
     keptCount++;
   }
-  const needsHorizon = keptTombstones && !header.hasDeleteHorizon;
+  const needsHorizon = keptTombstones && existingHorizon < 0;
   if (keptCount === count && !needsHorizon) return unchanged(keptTombstones);
   const result = (bytes: Buffer | null, horizon: number): BatchFilterResult => ({
     bytes,
     recordsIn: count,
     recordsOut: keptCount,
     tombstonesRemoved,
+    markersRemoved: 0,
     deleteHorizonMs: keptTombstones ? horizon : -1,
   });
   if (keptCount === 0) return result(ctx.keepEmpty(header) ? await emptyBatch(header) : null, -1);
@@ -120,8 +151,7 @@ export async function filterBatch(batch: Buffer, ctx: BatchFilterContext): Promi
     const horizon = Math.min(ctx.nowMs + ctx.deleteRetentionMs, MAX_HORIZON_MS);
     return result(await withHorizon(batch, header, kept, horizon), horizon);
   }
-  const horizon = header.hasDeleteHorizon ? Number(header.baseTimestamp) : -1;
-  return result(await withSurvivors(header, scan, kept, keptCount), horizon);
+  return result(await withSurvivors(header, scan, kept, keptCount), existingHorizon);
 }
 
 /** The batch with only the kept records, their bytes copied as they are (baseTimestamp does not move). */
@@ -210,11 +240,20 @@ function emptyBatch(header: RecordBatchHeader): Promise<Buffer> {
 
 /**
  * Puts the keys of one batch into the map (offsets increasing), Kafka's buildOffsetMap step.
- * Control and transactional batches are skipped (see filterBatch). Throws DecodeError for a
- * corrupt batch.
+ * Batches must come in offset order; control batches only move the transaction tracker,
+ * and batches of aborted transactions are not mapped. Throws DecodeError for a corrupt batch.
  */
-export async function mapBatchKeys(batch: Buffer, header: RecordBatchHeader, map: OffsetMap): Promise<void> {
-  if (header.isControlBatch || header.isTransactional || header.recordCount === 0) return;
+export async function mapBatchKeys(
+  batch: Buffer,
+  header: RecordBatchHeader,
+  map: OffsetMap,
+  transactions: TransactionTracker,
+): Promise<void> {
+  if (header.isControlBatch) {
+    transactions.onControlBatchRead(header, await controlTypeOf(batch, header));
+    return;
+  }
+  if (transactions.onBatchRead(header) || header.recordCount === 0) return;
   const scan = await RecordScan.of(batch, header);
   const base = Number(header.baseOffset);
   for (let i = 0; i < scan.count; i++) {

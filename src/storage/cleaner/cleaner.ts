@@ -6,6 +6,7 @@ import type { Log } from '../log.ts';
 import type { LogSegment, SegmentBatch } from '../log-segment.ts';
 import { type BatchFilterContext, filterBatch, mapBatchKeys } from './batch-filter.ts';
 import type { OffsetMap } from './offset-map.ts';
+import { TransactionTracker } from './transactions.ts';
 
 const INT32_MAX = 0x7fffffff;
 /** Read size when walking a segment's batches. */
@@ -21,7 +22,8 @@ export interface CleanableLog {
   firstDirtyOffset: bigint;
   /**
    * The base offset of the first segment that may not be cleaned: the active one, one that
-   * reaches above the high watermark, or one with records newer than min.compaction.lag.ms.
+   * reaches above the last stable offset (so every transaction in the range is complete),
+   * or one with records newer than min.compaction.lag.ms.
    */
   firstUncleanableOffset: bigint;
   /** Bytes of the segments entirely below firstDirtyOffset. */
@@ -53,6 +55,8 @@ export interface CleanerStats {
   recordsRead: number;
   recordsRetained: number;
   tombstonesRemoved: number;
+  /** Transaction markers removed (their transaction was gone and their delete horizon had passed). */
+  markersRemoved: number;
   /** The latest delete horizon of a written batch that still holds tombstones, or -1. */
   latestDeleteHorizonMs: number;
   durationMs: number;
@@ -162,33 +166,31 @@ export async function cleanLog(cleanable: CleanableLog, opts: CleanRoundOptions)
     recordsRead: 0,
     recordsRetained: 0,
     tombstonesRemoved: 0,
+    markersRemoved: 0,
     latestDeleteHorizonMs: -1,
     durationMs: 0,
     steps: 0,
   };
   map.clear();
 
-  // 1. The offset map, and each producer's last batch.
-  const producerLastOffsets = new Map<bigint, bigint>();
+  // 1. The offset map of the dirty range; records of aborted transactions are left out.
+  const mapTransactions = new TransactionTracker(log.abortedTransactions(firstDirtyOffset, firstUncleanableOffset));
   let mappedEnd = firstDirtyOffset;
   let members = candidates;
   for (let i = 0; i < candidates.length; i++) {
     const segment = candidates[i]!;
-    const dirty = segment.endOffset > firstDirtyOffset;
+    if (segment.endOffset <= firstDirtyOffset) continue;
     for await (const batch of batchesOf(segment)) {
       const header = readBatchHeader(batch);
-      if (dirty && !stats.mapFull && header.lastOffset >= firstDirtyOffset) {
-        const mapped = !header.isControlBatch && !header.isTransactional;
-        if (mapped && map.wouldOverflow(header.recordCount)) {
+      if (header.lastOffset >= firstDirtyOffset) {
+        if (!header.isControlBatch && map.wouldOverflow(header.recordCount)) {
           stats.mapFull = true;
           stats.endOffset = mappedEnd;
-        } else {
-          await mapBatchKeys(batch, header, map);
-          mappedEnd = header.lastOffset + 1n;
+          break;
         }
+        await mapBatchKeys(batch, header, map, mapTransactions);
+        mappedEnd = header.lastOffset + 1n;
       }
-      if (header.producerId >= 0n && !header.isControlBatch)
-        producerLastOffsets.set(header.producerId, header.lastOffset);
       await budget.spend(batch.length);
     }
     if (stats.mapFull) {
@@ -199,12 +201,19 @@ export async function cleanLog(cleanable: CleanableLog, opts: CleanRoundOptions)
   stats.mappedKeys = map.size;
   opts.onEvent?.({ kind: 'map-built', label, endOffset: stats.endOffset, mappedKeys: map.size });
 
-  // 2. Filter the groups into new segments and swap them in, oldest first.
+  // 2. Filter the members into new segments and swap them in, oldest first.
+  const last = members[members.length - 1];
+  const producers = log.producerState;
   const filter: BatchFilterContext = {
     map,
     nowMs: opts.nowMs,
     deleteRetentionMs: log.config['delete.retention.ms'],
-    keepEmpty: (header: RecordBatchHeader) => producerLastOffsets.get(header.producerId) === header.lastOffset,
+    transactions: new TransactionTracker(
+      last === undefined ? [] : log.abortedTransactions(members[0]!.baseOffset, last.endOffset),
+    ),
+    // Kafka's rule: keep the batch producer state knows as the producer's last data batch.
+    keepEmpty: (header: RecordBatchHeader) =>
+      header.producerId >= 0n && producers.entry(header.producerId)?.batches.at(-1)?.lastOffset === header.lastOffset,
   };
   await cleanSegments(log, members, filter, stats, opts);
   stats.durationMs = performance.now() - started;
@@ -263,6 +272,7 @@ interface MemberTotals {
   recordsRead: number;
   recordsRetained: number;
   tombstonesRemoved: number;
+  markersRemoved: number;
   latestDeleteHorizonMs: number;
   changed: boolean;
 }
@@ -281,8 +291,15 @@ class GroupBuilder {
   /** Offset after the last batch written, the base offset while empty. */
   #contentEnd: bigint;
   #changed = false;
+  /** ABORT markers this group removes (their txn index entries go with them). */
+  #removedAborts: Array<{ producerId: bigint; lastOffset: bigint }> = [];
   /** State before the last add(), for cutLast(). */
-  #beforeLast: { contentEnd: bigint; changed: boolean } | null = null;
+  #beforeLast: {
+    contentEnd: bigint;
+    changed: boolean;
+    removedAborts: number;
+    restoreTransactions: () => void;
+  } | null = null;
   #done = false;
 
   private constructor(log: Log, cleaned: LogSegment, filter: BatchFilterContext, opts: CleanRoundOptions) {
@@ -305,13 +322,19 @@ class GroupBuilder {
 
   /** Filters every batch of `segment` into the cleaned segment; the caller then commit()s or cutLast()s. */
   async add(segment: LogSegment): Promise<MemberTotals> {
-    this.#beforeLast = { contentEnd: this.#contentEnd, changed: this.#changed };
+    this.#beforeLast = {
+      contentEnd: this.#contentEnd,
+      changed: this.#changed,
+      removedAborts: this.#removedAborts.length,
+      restoreTransactions: this.#filter.transactions.snapshot(),
+    };
     const totals: MemberTotals = {
       bytesRead: 0,
       bytesWritten: 0,
       recordsRead: 0,
       recordsRetained: 0,
       tombstonesRemoved: 0,
+      markersRemoved: 0,
       latestDeleteHorizonMs: -1,
       changed: false,
     };
@@ -321,6 +344,8 @@ class GroupBuilder {
       totals.recordsRead += result.recordsIn;
       totals.recordsRetained += result.recordsOut;
       totals.tombstonesRemoved += result.tombstonesRemoved;
+      totals.markersRemoved += result.markersRemoved;
+      if (result.removedAbort !== undefined) this.#removedAborts.push(result.removedAbort);
       if (result.deleteHorizonMs > totals.latestDeleteHorizonMs) totals.latestDeleteHorizonMs = result.deleteHorizonMs;
       const out = result.bytes;
       if (out !== batch) totals.changed = true;
@@ -350,18 +375,21 @@ class GroupBuilder {
     stats.recordsRead += totals.recordsRead;
     stats.recordsRetained += totals.recordsRetained;
     stats.tombstonesRemoved += totals.tombstonesRemoved;
+    stats.markersRemoved += totals.markersRemoved;
     if (totals.latestDeleteHorizonMs > stats.latestDeleteHorizonMs) {
       stats.latestDeleteHorizonMs = totals.latestDeleteHorizonMs;
     }
   }
 
-  /** Takes the last added segment back out (it made the cleaned segment too large). */
+  /** Takes the last added segment back out (it made the cleaned segment too large); the next group filters it again. */
   async cutLast(): Promise<void> {
     const last = this.group.pop()!;
     await this.#write();
     await this.#cleaned.truncateTo(last.baseOffset);
     this.#contentEnd = this.#beforeLast!.contentEnd;
     this.#changed = this.#beforeLast!.changed;
+    this.#removedAborts.length = this.#beforeLast!.removedAborts;
+    this.#beforeLast!.restoreTransactions();
   }
 
   async #write(): Promise<void> {
@@ -407,7 +435,7 @@ class GroupBuilder {
     });
     let swapped: boolean;
     try {
-      swapped = await log.replaceSegments(group, cleaned, this.#contentEnd);
+      swapped = await log.replaceSegments(group, cleaned, this.#contentEnd, this.#removedAborts);
     } catch (err) {
       // After the commit point the cleaned file is the log's (LogDirOfflineError): leave it.
       if (!(err instanceof LogDirOfflineError)) await discard(log, cleaned);

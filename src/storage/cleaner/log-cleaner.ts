@@ -215,14 +215,14 @@ export class LogCleaner {
       checkpoint === undefined || checkpoint < logStartOffset || checkpoint > log.logEndOffset
         ? logStartOffset
         : checkpoint;
-    const highWatermark = log.highWatermark;
+    // Below the last stable offset every transaction is complete (and it is never above the high watermark).
+    const lastStableOffset = log.lastStableOffset;
     const minLagMs = config['min.compaction.lag.ms'];
-    // TODO(transactions): also stop at the last stable offset, once the log has one.
     let firstUncleanableOffset = active.baseOffset;
     for (const segment of segments) {
       if (segment === active) break;
       if (segment.endOffset <= firstDirtyOffset) continue;
-      if (segment.endOffset > highWatermark) {
+      if (segment.endOffset > lastStableOffset) {
         firstUncleanableOffset = segment.baseOffset;
         break;
       }
@@ -291,6 +291,7 @@ export class LogCleaner {
       this.#current = null;
       this.#map.clear();
     }
+    // Tombstones and markers with a horizon are left: come back once it has passed (KIP-534).
     if (stats.latestDeleteHorizonMs >= 0) this.#deleteHorizons.set(label, stats.latestDeleteHorizonMs);
     else this.#deleteHorizons.delete(label);
     if ((this.#truncations.get(label) ?? 0) === truncations && !log.isClosed) {
