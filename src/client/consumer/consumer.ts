@@ -248,6 +248,22 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     return state.delivered ?? state.position;
   }
 
+  /**
+   * How far the partition's position is behind its end (the high watermark, or the last
+   * stable offset with read_committed) as of the last fetch: 0 once everything fetched has
+   * been handed out, null before the first fetch answered (Java's currentLag, KIP-695).
+   * Control records and aborted transactions skipped by the fetch count as consumed, and so
+   * do records the async iterator has taken from the fetch buffer but not yielded yet.
+   */
+  currentLag(tp: TopicPartition): bigint | null {
+    const state = this.#state(tp, 'get the lag of');
+    const end = this.#readCommitted ? state.lastStableOffset : state.highWatermark;
+    if (end < 0n || state.position === null) return null;
+    // With nothing buffered, every offset below the fetch position was handed out or skipped.
+    const at = state.buffered > 0 ? (state.delivered ?? state.position) : state.position;
+    return end > at ? end - at : 0n;
+  }
+
   pause(partitions: readonly TopicPartition[]): void {
     for (const tp of partitions) this.#state(tp, 'pause').paused = true;
   }
