@@ -545,9 +545,9 @@ async function consumeScenario(kcat: ClientRun | null): Promise<void> {
       'Consume throughput',
       `
 ${int(cfg.consumeRecords)} records of 1 KiB written first (page-cache topic, so reads come from the page cache), then read
-from offset 0 to the end with Fetch v12, 1 MiB per partition per request, one fetch in flight per
-reader; 1 partition is read by 4 readers over its four quarters of offsets, 8 partitions by one reader
-each. Ceiling: the *TCP → discard* receiver (loopback bytes into Node, nothing done). Peers read the
+from offset 0 to the end with Fetch v12, 1 MiB per partition per request, 4 fetches in flight per
+reader (pipelined at the offsets the first fetch's stride predicts); 1 partition is read by 4 readers
+over its four quarters of offsets, 8 partitions by one reader each. Ceiling: the *TCP → discard* receiver (loopback bytes into Node, nothing done). Peers read the
 same records back: Redis with \`XRANGE … COUNT 1000\` (4 readers over quarters of the id range for 1 stream),
 NATS JetStream with a push consumer per stream (ack none, flow control answered).
 `,
