@@ -7,8 +7,8 @@ import {
   type FetchResponsePartitionData,
 } from '../../protocol/generated/messages/fetch.ts';
 import { errorCodeOf } from '../error-mapping.ts';
-import { RateLimitedLog } from '../logger.ts';
 import { type ApiHandler, defineHandler } from '../handler.ts';
+import { RateLimitedLog } from '../logger.ts';
 import type { FetchContext, FetchResponsePartition } from '../services/fetch-sessions.ts';
 import type { FetchPartition } from '../services/replica-manager.ts';
 import type { BrokerServices } from '../services.ts';
