@@ -127,14 +127,14 @@ export interface CleanRoundOptions {
  *
  * 1. Map: walk the dirty range [firstDirtyOffset, firstUncleanableOffset) and put every
  *    key's latest offset in the map. If the map fills, stop at that batch: the round cleans
- *    up to there (endOffset) and the next one goes on. The same walk notes each producer's
- *    last batch (for keeping empty batches, see batch-filter.ts).
+ *    up to there (endOffset) and the next one goes on. Records of aborted transactions (the
+ *    log's aborted-transaction index) are left out.
  * 2. Clean: the sealed segments from the log start up to endOffset, the already-clean ones
- *    too (their keys may have newer values now), in groups of consecutive segments that fit
- *    in one segment (segment.bytes, 32-bit relative offsets). Each group is filtered batch by
- *    batch into a new segment, which Log.replaceSegments swaps in (crash-safe); groups go in
- *    offset order, so a crash between two swaps never leaves a removed tombstone with an
- *    older value of its key behind it.
+ *    too (their keys may have newer values now, their tombstones and markers may be due),
+ *    in groups of consecutive segments that fit in one segment (see cleanSegments). Each
+ *    group is filtered batch by batch (batch-filter.ts) into a new segment, which
+ *    Log.replaceSegments swaps in (crash-safe); groups go in offset order, so a crash between
+ *    two swaps never leaves a removed tombstone with an older value of its key behind it.
  *
  * The active segment and anything at or above firstUncleanableOffset are never touched.
  * Throws CleanerAbortedError when stopped or when the log changed under it (nothing is
