@@ -10,6 +10,7 @@ import {
 import { completeInterruptedSwap } from './cleaner/swap-recovery.ts';
 import { DEFAULT_LOG_CONFIG, type LogConfig, syncsEveryAppend } from './config.ts';
 import {
+  CorruptRecordError,
   KafkaStorageError,
   LogClosedError,
   LogDirOfflineError,
@@ -1158,14 +1159,20 @@ export class Log {
    */
   async #rebuildProducerState(): Promise<void> {
     const snapshot = await this.#snapshots.loadLatest(this.producerState, this.#logEndOffset);
-    await replayProducerState({
-      manager: this.producerState,
-      from: snapshot !== null && snapshot > this.#logStartOffset ? snapshot : this.#logStartOffset,
-      to: this.#logEndOffset,
-      read: async (offset) => (await this.read(offset, { isolation: 'log-end', maxBytes: REPLAY_READ_BYTES })).records,
-      segmentBaseOf: (offset) => this.#segments[Math.max(0, floorSegment(this.#segments, offset))]!.baseOffset,
-      onAborted: (segmentBase, txn) => this.#txnIndex.add(segmentBase, txn),
-    });
+    try {
+      await replayProducerState({
+        manager: this.producerState,
+        from: snapshot !== null && snapshot > this.#logStartOffset ? snapshot : this.#logStartOffset,
+        to: this.#logEndOffset,
+        read: async (offset) => (await this.read(offset, { isolation: 'log-end', maxBytes: REPLAY_READ_BYTES })).records,
+        segmentBaseOf: (offset) => this.#segments[Math.max(0, floorSegment(this.#segments, offset))]!.baseOffset,
+        onAborted: (segmentBase, txn) => this.#txnIndex.add(segmentBase, txn),
+      });
+    } catch (err) {
+      // A damaged sealed segment fails its reads, as it did before; it must not keep the log
+      // from opening. The state stops where the damage starts (de-duplication is best effort there).
+      if (!(err instanceof CorruptRecordError)) throw err;
+    }
   }
 
   // ---------------------------------------------------------------- closing

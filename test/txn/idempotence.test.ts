@@ -12,9 +12,10 @@ import { after, before, describe, test } from 'node:test';
 import { type StartedBroker, startBroker } from '../../src/broker/start-broker.ts';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.ts';
 import { CreateTopicsRequest, CreateTopicsResponse } from '../../src/protocol/generated/messages/create-topics.ts';
-import { createTopic, produceRaw, readPartition } from '../broker/data-path/helpers.ts';
+import { createTopic, kcatTest, produceRaw, readPartition } from '../broker/data-path/helpers.ts';
 import { type BrokerProcess, spawnBroker } from '../helpers/broker-process.ts';
 import { RawClient } from '../helpers/raw-client.ts';
+import { runKcat } from '../interop/wire-checks.ts';
 import { DescribeProducers, initProducerId, producerBatch, TXN_TEST_CONFIG } from './helpers.ts';
 
 const T = { timeout: 60_000 };
@@ -106,6 +107,24 @@ describe('idempotent producers (raw protocol)', () => {
     assert.equal((await send(INT32_MAX, 3, 'b')).baseOffset, 2n, 'the wrapping batch is recognised when resent');
     assert.equal((await send(3, 1, 'gap')).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER);
     assert.equal((await send(2, 1, 'c')).baseOffset, 5n);
+  });
+
+  kcatTest('kcat (librdkafka) produces with enable.idempotence=true', T, async () => {
+    await createTopic(broker, 'idem-kcat');
+    const input = `${values('k', 500).join('\n')}\n`;
+    const args = ['-P', '-b', broker.bootstrap, '-t', 'idem-kcat', '-p', '0', '-X', 'enable.idempotence=true'];
+    const result = await runKcat([...args, '-X', 'linger.ms=5'], input, 30_000);
+    assert.ok(!result.timedOut && result.code === 0, `kcat -P failed (${result.code}): ${result.stderr}`);
+    assert.deepEqual(
+      (await readPartition(client, 'idem-kcat')).map((r) => r.value),
+      values('k', 500),
+    );
+    const { body } = await client.request(DescribeProducers, 0, {
+      topics: [{ name: 'idem-kcat', partitionIndexes: [0] }],
+    });
+    const [producer] = body.topics[0]!.partitions[0]!.activeProducers;
+    assert.equal(producer!.lastSequence, 499);
+    assert.ok(producer!.producerId >= 0n);
   });
 
   test('DescribeProducers lists the producers a partition keeps state for', T, async () => {

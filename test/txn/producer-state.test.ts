@@ -4,7 +4,7 @@
  * all of it surviving a clean restart and a crash (a second open without a close).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, open as openFile, readdir, rm, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
@@ -197,6 +197,21 @@ describe('producer state in the log', () => {
     ]);
     await append(crashed, marker(42n, 0, true), 'coordinator');
     assert.equal(crashed.lastStableOffset, crashed.highWatermark);
+  });
+
+  it('opens a log whose damaged sealed segment stops the replay', async () => {
+    let log = await open({ 'segment.bytes': '300' });
+    for (let i = 0; i < 8; i++) await append(log, batch(60n, 0, i * 2, 2));
+    await log.close();
+    const partDir = join(dir, 't-0');
+    const names = await readdir(partDir);
+    // No snapshot: the whole log is replayed, through the damage in the first segment.
+    for (const name of names.filter((n) => n.endsWith('.snapshot'))) await unlink(join(partDir, name));
+    const file = await openFile(join(partDir, names.find((n) => n.endsWith('.log'))!), 'r+');
+    await file.write(Buffer.alloc(8, 0xff), 0, 8, 8);
+    await file.close();
+    log = await open({ 'segment.bytes': '300' });
+    assert.equal(log.logEndOffset, 16n);
   });
 
   it('expires idle producers without an open transaction', async () => {
