@@ -138,6 +138,17 @@ export function consume(argv: readonly string[]): Promise<number> {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       process.stdout.on('error', onStdoutError);
+      /** Writes to stdout, waiting while its buffer is full; false once the reader is gone. */
+      const write = async (bytes: Buffer): Promise<boolean> => {
+        try {
+          if (!process.stdout.write(bytes)) {
+            await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]);
+          }
+        } catch {
+          onStdoutError();
+        }
+        return !stdoutClosed;
+      };
       const atEnd = () => {
         const tps = consumer.assignment();
         return tps.length > 0 && tps.every((tp) => consumer.currentLag(tp) === 0n);
@@ -153,9 +164,7 @@ export function consume(argv: readonly string[]): Promise<number> {
             const records = await consumer.poll({ timeoutMs: 200, maxRecords: max });
             for (const r of records) {
               if (stdoutClosed) break;
-              if (!process.stdout.write(render(r))) {
-                await Promise.race([once(process.stdout, 'drain'), once(process.stdout, 'close')]);
-              }
+              if (!(await write(render(r)))) break;
               printed++;
               printedUpTo.set(`${r.topic}:${r.partition}`, {
                 topic: r.topic,

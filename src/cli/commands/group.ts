@@ -1,4 +1,5 @@
 import type { Admin, GroupDescription, OffsetResetSpec } from '../../client/admin.ts';
+import { KafkaError } from '../../client/errors.ts';
 import type { TopicPartition } from '../../client/metadata.ts';
 import { integer, positionals, UsageError } from '../args.ts';
 import { runCommand, runGroup } from '../command.ts';
@@ -243,7 +244,12 @@ function resetOffsets(argv: readonly string[]): Promise<number> {
               'NON_EMPTY_GROUP',
             );
           }
-          const [t] = await admin.describeTopics([topic]);
+          const [t] = await admin.describeTopics([topic]).catch((err: unknown) => {
+            if (err instanceof KafkaError && err.code === 'UNKNOWN_TOPIC_OR_PARTITION') {
+              throw new CommandError(`${operation}: topic "${topic}" does not exist`, err.code);
+            }
+            throw err;
+          });
           for (const p of partitions ?? []) {
             if (!t!.partitions.some((x) => x.partition === p)) {
               throw new CommandError(
