@@ -9,7 +9,7 @@ import { startTestBroker, type TestBroker, uniqueName } from './helpers.ts';
 
 const broker: TestBroker = await startTestBroker();
 
-describe('admin', () => {
+describe('admin', { timeout: 300_000 }, () => {
   let admin: Admin;
   before(() => {
     admin = new Admin({ bootstrap: broker.bootstrap });

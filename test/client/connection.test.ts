@@ -16,7 +16,7 @@ const metadataRequest = (topics: string[] | null) => ({
   includeTopicAuthorizedOperations: false,
 });
 
-describe('connection against our broker', () => {
+describe('connection against our broker', { timeout: 300_000 }, () => {
   let broker: TestBroker;
   before(async () => {
     broker = await startTestBroker();
@@ -92,7 +92,7 @@ describe('connection against our broker', () => {
   });
 });
 
-describe('connection against a scripted broker', () => {
+describe('connection against a scripted broker', { timeout: 300_000 }, () => {
   test('an ApiVersions answer of UNSUPPORTED_VERSION with a v0 body makes the client retry at the version offered', async () => {
     const fake = await FakeBroker.start();
     fake.versions.set(ApiKey.ApiVersions, { min: 0, max: 2 });

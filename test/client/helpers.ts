@@ -5,8 +5,11 @@ import { API_VERSION_FACTS } from '../../src/protocol/generated/api-keys.ts';
 export interface TestBroker extends StartedBroker {
   /** Whether the broker advertises the API in ApiVersions. */
   serves(apiKey: number): boolean;
-  /** `{ skip: '<API> not served yet' }` when the broker does not advertise one of the APIs, else `{}`. */
-  needs(...apiKeys: number[]): { skip?: string };
+  /**
+   * Test options: `{ skip: '<API> not served yet' }` when the broker does not advertise one
+   * of the APIs, and always a time limit, so a hang fails rather than stalls the run.
+   */
+  needs(...apiKeys: number[]): { skip?: string; timeout: number };
 }
 
 /**
@@ -23,10 +26,15 @@ export async function startTestBroker(options: StartBrokerOptions = {}): Promise
     serves: (apiKey: number) => served.has(apiKey),
     needs: (...apiKeys: number[]) => {
       const missing = apiKeys.filter((k) => !served.has(k)).map((k) => API_VERSION_FACTS.get(k)?.name ?? String(k));
-      return missing.length > 0 ? { skip: `${missing.join(', ')} not served yet` } : {};
+      return missing.length > 0
+        ? { skip: `${missing.join(', ')} not served yet`, timeout: TEST_TIMEOUT_MS }
+        : { timeout: TEST_TIMEOUT_MS };
     },
   });
 }
+
+/** Every test against a broker is bounded by this. */
+export const TEST_TIMEOUT_MS = 60_000;
 
 let counter = 0;
 /** A topic name unique within the test run. */

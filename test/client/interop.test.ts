@@ -109,7 +109,7 @@ function fromKcat(records: Awaited<ReturnType<typeof kcatConsumeJson>>): Seen[] 
   });
 }
 
-describe('interop: what our producer writes, kcat and kafkajs read identically', () => {
+describe('interop: what our producer writes, kcat and kafkajs read identically', { timeout: 300_000 }, () => {
   for (const compression of CODECS) {
     kcatTest(
       `kcat reads our ${compression} records: keys, values, headers, timestamps`,
@@ -151,7 +151,7 @@ describe('interop: what our producer writes, kcat and kafkajs read identically',
   }
 });
 
-describe('interop: what kcat and kafkajs write, our consumer reads identically', () => {
+describe('interop: what kcat and kafkajs write, our consumer reads identically', { timeout: 300_000 }, () => {
   for (const compression of CODECS) {
     kcatTest(
       `our consumer reads kcat’s ${compression} records as kcat does`,

@@ -46,7 +46,7 @@ async function readAll(
   return out;
 }
 
-describe('producer and consumer against our broker', () => {
+describe('producer and consumer against our broker', { timeout: 300_000 }, () => {
   for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as CompressionType[]) {
     test(
       `keys, values, headers and timestamps survive the round trip (${compression})`,

@@ -80,7 +80,7 @@ async function producerBroker(script: number[] = [], topics: Record<string, numb
 
 const produced = (fake: FakeBroker) => fake.requests.filter((r) => r.apiKey === ApiKey.Produce).flatMap(batchesOf);
 
-describe('idempotent producer against a scripted broker', () => {
+describe('idempotent producer against a scripted broker', { timeout: 300_000 }, () => {
   test('sequence numbers start at 0 and advance per partition by the records of each batch', async () => {
     const fake = await producerBroker();
     const producer = new Producer({ bootstrap: fake.bootstrap, lingerMs: 0 });
@@ -269,7 +269,7 @@ function transactionalBroker(fake: FakeBroker, endTxnError: number = ErrorCode.N
   }));
 }
 
-describe('transactional producer against a scripted broker', () => {
+describe('transactional producer against a scripted broker', { timeout: 300_000 }, () => {
   test('init, begin, send, send offsets, commit: the requests Kafka’s protocol asks for, in order', async () => {
     const fake = await producerBroker();
     transactionalBroker(fake);
