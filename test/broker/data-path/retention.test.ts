@@ -114,9 +114,18 @@ describe('segment roll and retention', () => {
       assert.ok(!result.timedOut && result.code === 0, `kcat failed (${result.code}): ${result.stderr}`);
       return result.stdout.split('\n').filter(Boolean).map(Number);
     };
-    const expected = Array.from({ length: 20 - Number(start) }, (_, i) => Number(start) + i);
-    assert.deepEqual(await consume('-o', 'beginning'), expected);
+    // Retention may still be deleting expired segments while kcat reads, so the log start can
+    // move on from `start`, but never past offset 14, the first record that has not expired.
+    const fromLogStart = (offsets: number[]): void => {
+      const first = offsets[0]!;
+      assert.ok(first >= Number(start) && first <= 14, `read from ${first}, log start was ${start}`);
+      assert.deepEqual(
+        offsets,
+        Array.from({ length: 20 - first }, (_, i) => first + i),
+      );
+    };
+    fromLogStart(await consume('-o', 'beginning'));
     // Offset 0 is gone: the broker says OFFSET_OUT_OF_RANGE and librdkafka resets to the earliest.
-    assert.deepEqual(await consume('-o', '0', '-X', 'auto.offset.reset=earliest'), expected);
+    fromLogStart(await consume('-o', '0', '-X', 'auto.offset.reset=earliest'));
   });
 });
