@@ -53,6 +53,9 @@ export class ProducerBatch {
   /** Encoded bytes for the current producer id, epoch and sequence; dropped when they change. */
   encoded: Buffer | null = null;
   done = false;
+  /** Why the batch failed, once it has. */
+  error: KafkaError | null = null;
+  #waiters: Array<() => void> | null = null;
 
   constructor(topic: string, partition: number, now: number) {
     this.topic = topic;
@@ -88,9 +91,24 @@ export class ProducerBatch {
     this.isTransactional = isTransactional;
   }
 
+  /** Resolves once the batch is acknowledged or failed (for flush). */
+  whenDone(): Promise<void> {
+    if (this.done) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#waiters ??= [];
+      this.#waiters.push(resolve);
+    });
+  }
+
+  #finish(): void {
+    this.done = true;
+    for (const w of this.#waiters ?? []) w();
+    this.#waiters = null;
+  }
+
   complete(baseOffset: bigint, logAppendTime: bigint): void {
     if (this.done) return;
-    this.done = true;
+    this.#finish();
     this.records.forEach((r, i) => {
       r.resolve({
         topic: this.topic,
@@ -103,7 +121,8 @@ export class ProducerBatch {
 
   fail(err: KafkaError): void {
     if (this.done) return;
-    this.done = true;
+    this.error = err;
+    this.#finish();
     for (const r of this.records) r.reject(err);
   }
 }

@@ -133,7 +133,8 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
   #ready: Promise<void> | null = null;
   #intake: Promise<void> = Promise.resolve();
   #intakeDepth = 0;
-  readonly #deliveries = new Set<Promise<RecordMetadata>>();
+  /** Batches handed to Produce requests and not back yet (the others are in the accumulator). */
+  readonly #sending = new Set<ProducerBatch>();
   readonly #inFlightByNode = new Map<number, number>();
   readonly #inFlightByPartition = new Map<string, number>();
   /** Partitions whose sends wait until their in-flight batches are back (idempotent retries go in order). */
@@ -141,6 +142,7 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
   /** The sequence the broker expects next, per partition, from acknowledged batches. */
   readonly #ackedSequence = new Map<string, number>();
   #bumpEpoch = false;
+  #lastExpiry = 0;
   #sender: Promise<void> | null = null;
   #wake: (() => void) | null = null;
   /** Set by #signal, so a wake-up that comes while the loop is busy is not lost. */
@@ -367,11 +369,6 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
       reject = rej;
     });
     delivery.catch(() => {});
-    this.#deliveries.add(delivery);
-    const forget = () => {
-      this.#deliveries.delete(delivery);
-    };
-    delivery.then(forget, forget);
     const pending: PendingRecord = { ...prepared, resolve, reject };
     const { newBatch, full } = this.#accumulator.append(record.topic, partition, pending, Date.now());
     this.#partitioner.onAppend?.(record.topic, partition, prepared.size);
@@ -382,16 +379,18 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
   /** Sends everything buffered now and waits for it; rejects if any of those records failed. */
   async flush(): Promise<void> {
     await this.#intake;
-    const waiting = [...this.#deliveries];
+    const waiting = [...this.#accumulator.batches(), ...this.#sending];
     if (waiting.length === 0) return;
     this.#accumulator.beginFlush();
     this.#signal();
     try {
-      const results = await Promise.allSettled(waiting);
-      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      await Promise.all(waiting.map((b) => b.whenDone()));
+      const failed = waiting.filter((b) => b.error !== null);
       if (failed.length > 0) {
-        const first = failed[0]!.reason as Error;
-        throw new KafkaError(`${failed.length} of ${waiting.length} records failed: ${first.message}`, {
+        const first = failed[0]!.error!;
+        const count = failed.reduce((n, b) => n + b.recordCount, 0);
+        const total = waiting.reduce((n, b) => n + b.recordCount, 0);
+        throw new KafkaError(`${count} of ${total} records failed: ${first.message}`, {
           code: first instanceof KafkaError ? first.code : 'UNKNOWN',
           errorCode: first instanceof KafkaError ? first.errorCode : null,
           retriable: false,
@@ -510,7 +509,10 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
       this.#ackedSequence.clear();
     }
     const now = Date.now();
-    this.#expire(now);
+    if (now - this.#lastExpiry >= 100) {
+      this.#lastExpiry = now;
+      this.#expire(now);
+    }
     const unknownLeaders = new Set<string>();
     const toAdd: TopicPartition[] = [];
     const closingFlush = this.#closing;
@@ -566,6 +568,7 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     for (const [leader, batches] of byLeader) {
       for (const b of batches) {
         this.#accumulator.remove(b);
+        this.#sending.add(b);
         this.#stamp(b);
       }
       this.#produce(leader, batches).catch((err) => this.cluster.logger.error(`Produce failed: ${err}`));
@@ -739,15 +742,18 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     }
     b.retryAt = now + backoffDelay(b.attempts - 1, this.cluster.retryBackoff);
     this.#recovering.add(tpKey(b.topic, b.partition));
+    this.#sending.delete(b);
     this.#accumulator.reenqueue(b);
   }
 
   #completeBatch(b: ProducerBatch, baseOffset: bigint, logAppendTime: bigint): void {
+    this.#sending.delete(b);
     this.#pool.release(b.records.reduce((n, r) => n + r.size, 0));
     b.complete(baseOffset, logAppendTime);
   }
 
   #failBatch(b: ProducerBatch, err: KafkaError): void {
+    this.#sending.delete(b);
     if (b.done) return;
     this.#pool.release(b.records.reduce((n, r) => n + r.size, 0));
     if (this.#txn.isTransactional) this.#txn.onError(err);
