@@ -360,4 +360,69 @@ describe('producer and consumer against our broker', { timeout: 300_000 }, () =>
       );
     },
   );
+  test(
+    'read_committed waits for an open transaction; consume-transform-produce commits offsets with the records',
+    broker.needs(
+      ...DATA,
+      ApiKey.InitProducerId,
+      ApiKey.AddPartitionsToTxn,
+      ApiKey.AddOffsetsToTxn,
+      ApiKey.TxnOffsetCommit,
+      ApiKey.EndTxn,
+      ApiKey.JoinGroup,
+    ),
+    async () => {
+      const input = uniqueName('eos-in');
+      const output = uniqueName('eos-out');
+      const groupId = uniqueName('eos-group');
+      await admin.createTopics([
+        { name: input, partitions: 1 },
+        { name: output, partitions: 1 },
+      ]);
+      const plain = new Producer({ bootstrap: broker.bootstrap });
+      await plain.sendBatch(Array.from({ length: 10 }, (_, i) => ({ topic: input, value: `${i}` })));
+      await plain.close();
+
+      const reader = stringConsumer({ isolationLevel: 'read_committed' });
+      reader.assign([{ topic: output, partition: 0 }]);
+      const consumer = stringConsumer({
+        groupId,
+        groupProtocol: 'classic',
+        autoCommit: false,
+        isolationLevel: 'read_committed',
+      });
+      consumer.subscribe([input]);
+      const producer = new Producer({ bootstrap: broker.bootstrap, transactionalId: uniqueName('eos-txn') });
+      try {
+        await producer.initTransactions();
+        const records = [];
+        while (records.length < 10) records.push(...(await consumer.poll({ timeoutMs: 500 })));
+        producer.beginTransaction();
+        for (const r of records) await producer.send({ topic: output, value: `${Number(r.value) * 2}` });
+        await producer.flush();
+        // Flushed but not committed: a read_committed reader sees nothing yet.
+        assert.deepEqual(await reader.poll({ timeoutMs: 500 }), []);
+        await producer.sendOffsetsToTransaction(
+          [{ topic: input, partition: 0, offset: records.at(-1)!.offset + 1n }],
+          consumer.groupMetadata(),
+        );
+        await producer.commitTransaction();
+        const doubled: string[] = [];
+        for (let i = 0; i < 20 && doubled.length < 10; i++) {
+          for (const r of await reader.poll({ timeoutMs: 250 })) doubled.push(r.value!);
+        }
+        assert.deepEqual(
+          doubled,
+          Array.from({ length: 10 }, (_, i) => `${i * 2}`),
+        );
+        assert.deepEqual(await consumer.committed([{ topic: input, partition: 0 }]), [
+          { topic: input, partition: 0, offset: 10n },
+        ]);
+      } finally {
+        await producer.close();
+        await consumer.close();
+        await reader.close();
+      }
+    },
+  );
 });
