@@ -66,7 +66,8 @@ function header(title: string, extra = ''): string {
   return `## ${title}
 
 Command: \`${COMMAND}\` (${quick ? 'quick: every scenario at small size' : `full: median of ${cfg.reps} interleaved repetitions`}).
-Machine: ${machine()}; load average ${loadAtStart} at the start (shared machine: ratios are from the same run).
+Machine: ${machine()}; load average ${loadAtStart} at the start of the run, ${load()} when this section was written
+(a shared machine: compare figures within a table, which come from the same run).
 ${extra}`;
 }
 
