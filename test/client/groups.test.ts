@@ -176,6 +176,23 @@ for (const protocol of ['consumer', 'classic'] as Protocol[]) {
       }
     });
 
+    test('partitions added to a subscribed topic get assigned', needs, async () => {
+      const topic = uniqueName(`grow-${protocol}`);
+      await admin.createTopic(topic, { partitions: 2 });
+      const m = member(uniqueName('grow-group'), protocol, { metadataMaxAgeMs: 300 });
+      m.consumer.subscribe([topic]);
+      const seen: string[] = [];
+      const d = drain(m.consumer, seen);
+      try {
+        await waitFor(() => m.consumer.assignment().length === 2, 20_000, 'two partitions');
+        await admin.createPartitions([{ topic, count: 4 }]);
+        await waitFor(() => m.consumer.assignment().length === 4, 30_000, 'four partitions');
+      } finally {
+        await d.stop();
+        await m.consumer.close();
+      }
+    });
+
     test('a handler slower than the session timeout causes no rebalance', needs, async () => {
       const topic = uniqueName(`slow-${protocol}`);
       const groupId = uniqueName('slow-group');

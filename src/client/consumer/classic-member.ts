@@ -50,6 +50,8 @@ export class ClassicGroupMember implements GroupMembership {
   #generationId = -1;
   #owned: TopicPartition[] = [];
   #needsJoin = true;
+  /** As leader: the partition counts the last assignment was made for. */
+  #assignedCounts: Map<string, number> | null = null;
   #running = false;
   #loop: Promise<void> | null = null;
   #wake: (() => void) | null = null;
@@ -111,6 +113,11 @@ export class ClassicGroupMember implements GroupMembership {
         }
         await this.#idle(this.#options.heartbeatIntervalMs);
         if (!this.#running || this.#needsJoin) continue;
+        if (this.#partitionCountsChanged()) {
+          // The leader saw topics grow (or appear): a new assignment must include them.
+          this.#needsJoin = true;
+          continue;
+        }
         await this.#heartbeat();
         failures = 0;
       } catch (err) {
@@ -135,6 +142,15 @@ export class ClassicGroupMember implements GroupMembership {
       }
       this.#wake = wake;
     });
+  }
+
+  #partitionCountsChanged(): boolean {
+    if (this.#assignedCounts === null) return false;
+    for (const [topic, count] of this.#assignedCounts) {
+      const now = this.#cluster.metadata.topics.get(topic)?.partitions.length ?? 0;
+      if (now !== count) return true;
+    }
+    return false;
   }
 
   /** Errors the loop recovers from by itself; the others end the membership. */
@@ -216,6 +232,7 @@ export class ClassicGroupMember implements GroupMembership {
     this.#generationId = join.generationId;
     const protocolName = join.protocolName ?? '';
     let assignments: Array<{ memberId: string; assignment: Buffer }> = [];
+    this.#assignedCounts = null;
     if (join.leader === join.memberId && !join.skipAssignment) {
       assignments = await this.#assign(protocolName, join.members);
     }
@@ -275,6 +292,8 @@ export class ClassicGroupMember implements GroupMembership {
       if (meta && meta.partitions.length > 0) partitionsPerTopic.set(t, meta.partitions.length);
     }
     const result = assignor.assign(decoded, partitionsPerTopic);
+    this.#cluster.addTopics(topics);
+    this.#assignedCounts = new Map(topics.map((t) => [t, partitionsPerTopic.get(t) ?? 0]));
     return decoded.map((m) => ({
       memberId: m.memberId,
       assignment: encodeAssignment({ partitions: result.get(m.memberId) ?? [], userData: null }),

@@ -605,6 +605,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     let failures = 0;
     while (!this.#closed) {
       this.#fetchSignaled = false;
+      this.cluster.maybeRefreshMetadata().catch(() => {});
       try {
         await this.#initPositions();
         this.#startFetches();

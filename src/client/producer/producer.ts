@@ -512,6 +512,7 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     if (now - this.#lastExpiry >= 100) {
       this.#lastExpiry = now;
       this.#expire(now);
+      this.cluster.maybeRefreshMetadata().catch(() => {});
     }
     const unknownLeaders = new Set<string>();
     const toAdd: TopicPartition[] = [];
