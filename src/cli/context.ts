@@ -10,7 +10,7 @@ export const DEFAULT_TIMEOUT_MS = 15_000;
 
 export const GLOBAL_HELP = `Global options:
   -b, --brokers <host:port,…>  brokers to bootstrap from (env TRIBUTARY_BROKERS; default ${DEFAULT_BROKERS})
-      --json                   machine-readable output on stdout
+      --json                   machine-readable output on stdout (errors as JSON on stderr)
       --timeout <ms>           how long to wait on the cluster (default ${DEFAULT_TIMEOUT_MS})
   -h, --help                   this help
 `;

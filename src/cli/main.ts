@@ -15,7 +15,7 @@ Commands:
 
 Global options (before or after the command):
   -b, --brokers <host:port,…>  brokers to bootstrap from (env TRIBUTARY_BROKERS; default 127.0.0.1:9092)
-      --json                   machine-readable output on stdout
+      --json                   machine-readable output on stdout (errors as JSON on stderr)
       --timeout <ms>           how long to wait on the cluster (default 15000)
 
 Run "tributary <command> --help" for a command's options.

@@ -22,7 +22,9 @@ export function humanBytes(n: number): string {
  */
 export class ProgressBar {
   readonly #stream: ProgressStream;
-  readonly #total: number;
+  /** Bytes (a file's size) or items (records to read); may grow as more becomes known. */
+  total: number;
+  readonly #unit: 'bytes' | 'items';
   readonly #label: string;
   readonly #intervalMs: number;
   readonly #started: number;
@@ -35,10 +37,11 @@ export class ProgressBar {
   constructor(
     stream: ProgressStream,
     total: number,
-    options: { label?: string; intervalMs?: number; now?: () => number } = {},
+    options: { label?: string; unit?: 'bytes' | 'items'; intervalMs?: number; now?: () => number } = {},
   ) {
     this.#stream = stream;
-    this.#total = total;
+    this.total = total;
+    this.#unit = options.unit ?? 'bytes';
     this.#label = options.label ?? 'records';
     this.#intervalMs = options.intervalMs ?? 100;
     this.#now = options.now ?? (() => performance.now());
@@ -49,7 +52,7 @@ export class ProgressBar {
     return this.#stream.isTTY === true;
   }
 
-  /** Records that `done` bytes (of `total`) and `count` items are through; redraws when it is time. */
+  /** Records that `done` (bytes or items, of `total`) and `count` items are through; redraws when it is time. */
   update(done: number, count: number): void {
     this.done = done;
     this.count = count;
@@ -61,10 +64,15 @@ export class ProgressBar {
   }
 
   render(now = this.#now()): string {
-    const fraction = this.#total > 0 ? Math.min(1, this.done / this.#total) : 1;
+    const fraction = this.total > 0 ? Math.min(1, this.done / this.total) : 0;
     const seconds = Math.max((now - this.#started) / 1000, 1e-3);
-    const rate = Math.round(this.count / seconds);
-    const info = ` ${String(Math.floor(fraction * 100)).padStart(3)}%  ${this.count.toLocaleString('en-US')} ${this.#label}  ${humanBytes(this.done)}/${humanBytes(this.#total)}  ${rate.toLocaleString('en-US')}/s`;
+    const rate = Math.round(this.count / seconds).toLocaleString('en-US');
+    const count = this.count.toLocaleString('en-US');
+    const amount =
+      this.#unit === 'bytes'
+        ? `${count} ${this.#label}  ${humanBytes(this.done)}/${humanBytes(this.total)}`
+        : `${count}/${this.total.toLocaleString('en-US')} ${this.#label}`;
+    const info = ` ${String(Math.floor(fraction * 100)).padStart(3)}%  ${amount}  ${rate}/s`;
     const width = Math.max(10, Math.min(40, (this.#stream.columns ?? 80) - info.length - 3));
     const full = Math.round(fraction * width);
     return `[${'#'.repeat(full)}${'-'.repeat(width - full)}]${info}`;

@@ -289,6 +289,9 @@ describe('tributary produce and consume', { timeout: 600_000 }, () => {
     await writeFile(file, `${want.join('\n')}\n`);
     const { stderr } = await ok(['produce', 'bulk', '--file', file, '-K', '\t', '-z', 'lz4', ...b]);
     assert.match(stderr, /^Produced 20,000 records/);
+    const plain = await ok(['consume', 'bulk', '-e', '-f', '%k\\n', ...b]);
+    assert.equal(lines(plain.stdout).length, 20_000);
+    assert.equal(plain.stderr, '', 'no progress bar when stderr is not a terminal');
     const got = ndjson((await ok(['consume', 'bulk', '-e', '--json', ...b])).stdout);
     assert.equal(got.length, 20_000);
     assert.deepEqual(got.map((r) => `${r.key}\t${r.value}`).sort(), [...want].sort());

@@ -195,6 +195,21 @@ describe('progress bar', () => {
     assert.equal(written[2], '\r\x1b[2K');
   });
 
+  test('counts items against a total that grows as it becomes known (consume -e)', () => {
+    let now = 0;
+    const written: string[] = [];
+    const bar = new ProgressBar({ isTTY: true, columns: 100, write: (s: string) => written.push(s) }, 0, {
+      unit: 'items',
+      now: () => now,
+    });
+    bar.update(0, 0);
+    now = 2000;
+    bar.total = 4000;
+    bar.update(1000, 1000);
+    assert.match(written[0]!, /\[-+\]\s+0%\s+0\/0 records/);
+    assert.match(written[1]!, /\[#+-+\]\s+25%\s+1,000\/4,000 records\s+500\/s$/);
+  });
+
   test('stays silent when the stream is not a terminal', () => {
     const written: string[] = [];
     const bar = new ProgressBar({ write: (s: string) => written.push(s) }, 10);

@@ -7,13 +7,15 @@ import { attempt, CommandError } from '../context.ts';
 import { compileFormat, type RawRecord, recordJson } from '../format.ts';
 import { toJson } from '../output.ts';
 import { type Position, parsePosition } from '../positions.ts';
+import { ProgressBar } from '../progress.ts';
 
 const CONSUME_USAGE = `Usage: tributary consume <topic>… [-o <position>] [-n <count>] [-g <group>] [-f <format>] [options]
 
 Prints the records of topics to stdout, one per line by default (the value alone).
 Without -g it reads every partition (or the one given with -p) by manual assignment and
 commits nothing. With -g it joins the consumer group, reads the partitions the group
-assigns it from the group's committed offsets, and commits what it printed.
+assigns it from the group's committed offsets, and commits what it printed. With -e and
+stdout going to a file or pipe, a progress bar shows on stderr when that is a terminal.
 
 Options:
   -o, --offset <position>      where to start: start (default), end, an offset, or
@@ -153,6 +155,11 @@ export function consume(argv: readonly string[]): Promise<number> {
         const tps = consumer.assignment();
         return tps.length > 0 && tps.every((tp) => consumer.currentLag(tp) === 0n);
       };
+      // Reading a topic to its end into a file or pipe is long work: show how far it is.
+      const progress =
+        exitAtEnd && !ctx.json && process.stdout.isTTY !== true
+          ? new ProgressBar(process.stderr, 0, { unit: 'items' })
+          : null;
       let printed = 0;
       /** The offset after the last record printed, per partition: what a group may commit. */
       const printedUpTo = new Map<string, TopicPartition & { offset: bigint }>();
@@ -177,6 +184,11 @@ export function consume(argv: readonly string[]): Promise<number> {
               await consumer.commit();
               lastCommit = performance.now();
             }
+            if (progress?.enabled) {
+              const left = consumer.assignment().reduce((sum, tp) => sum + Number(consumer.currentLag(tp) ?? 0n), 0);
+              progress.total = printed + left;
+              progress.update(printed, printed);
+            }
             if (count !== null && printed >= count) break;
             if (exitAtEnd && atEnd()) break;
           }
@@ -184,6 +196,7 @@ export function consume(argv: readonly string[]): Promise<number> {
           if (groupId !== undefined) await consumer.commit(stdoutClosed ? [...printedUpTo.values()] : undefined);
         });
       } finally {
+        progress?.finish();
         process.removeListener('SIGINT', stop);
         process.removeListener('SIGTERM', stop);
         await consumer.close();

@@ -52,7 +52,7 @@ export function produce(argv: readonly string[]): Promise<number> {
     name: 'produce',
     usage: PRODUCE_USAGE,
     options: {
-      file: { type: 'string', short: 'F' },
+      file: { type: 'string' },
       'key-separator': { type: 'string', short: 'K' },
       header: { type: 'list', short: 'H' },
       compression: { type: 'string', short: 'z' },
