@@ -234,6 +234,29 @@ describe('producer and consumer against our broker', { timeout: 300_000 }, () =>
     }
   });
 
+  test(
+    'a position deleted under the consumer (OFFSET_OUT_OF_RANGE) resets by autoOffsetReset',
+    broker.needs(...DATA, ApiKey.DeleteRecords),
+    async () => {
+      const topic = uniqueName('out-of-range');
+      await admin.createTopic(topic, { partitions: 1 });
+      const producer = new Producer({ bootstrap: broker.bootstrap });
+      await producer.sendBatch(Array.from({ length: 10 }, (_, i) => ({ topic, value: `v${i}` })));
+      await producer.close();
+      await admin.deleteRecords([{ topic, partition: 0, offset: 6n }]);
+      const consumer = stringConsumer({ autoOffsetReset: 'earliest' });
+      try {
+        consumer.assign([{ topic, partition: 0 }]);
+        consumer.seek({ topic, partition: 0 }, 2n);
+        const [first] = await consumer.poll({ timeoutMs: 5_000, maxRecords: 1 });
+        assert.equal(first?.offset, 6n);
+        assert.equal(first?.value, 'v6');
+      } finally {
+        await consumer.close();
+      }
+    },
+  );
+
   test('paused partitions return nothing until resumed', broker.needs(...DATA), async () => {
     const topic = uniqueName('pause');
     await admin.createTopic(topic, { partitions: 2 });
