@@ -37,6 +37,7 @@ import {
   copyMetadata,
   includesAll,
   isEpochExhausted,
+  MAX_PRODUCER_EPOCH,
   partitionList,
   type TxnMetadata,
   TxnState,
@@ -102,6 +103,15 @@ export function fencedErrorFor(errorCode: number, apiVersion: number, firstVersi
   return errorCode === ErrorCode.PRODUCER_FENCED && apiVersion < firstVersionWithFenced
     ? ErrorCode.INVALID_PRODUCER_EPOCH
     : errorCode;
+}
+
+/**
+ * The epoch an abort by the coordinator is written with: one past the current, which
+ * fences the producer. At Short.MaxValue there is none past it (Kafka refuses to overflow
+ * too): the abort keeps the epoch, and the next InitProducerId rotates the producer id.
+ */
+function fenceEpochOf(current: TxnMetadata): number {
+  return Math.min(current.producerEpoch + 1, MAX_PRODUCER_EPOCH);
 }
 
 const failedInit = (errorCode: number): InitProducerIdResult => ({ errorCode, producerId: -1n, producerEpoch: -1 });
@@ -274,7 +284,7 @@ export class TransactionCoordinator {
       case TxnState.Ongoing: {
         // Fence the producer of the open transaction and abort it. The fenced epoch is never
         // handed out: the client retries and gets the one after it.
-        const fenceEpoch = current.producerEpoch + 1;
+        const fenceEpoch = fenceEpochOf(current);
         const errorCode = await this.#endTransaction(current, current.producerId, fenceEpoch, false, { fenceEpoch });
         return failedInit(errorCode === ErrorCode.NONE ? ErrorCode.CONCURRENT_TRANSACTIONS : errorCode);
       }
@@ -552,7 +562,7 @@ export class TransactionCoordinator {
             { transactionalId, producerId: String(current.producerId), timeoutMs: current.txnTimeoutMs },
             'Aborting a transaction that timed out',
           );
-          const fenceEpoch = current.producerEpoch + 1;
+          const fenceEpoch = fenceEpochOf(current);
           await this.#endTransaction(current, current.producerId, fenceEpoch, false, { fenceEpoch });
         }),
       ),
