@@ -187,6 +187,55 @@ describe('idempotent producer against a scripted broker', { timeout: 300_000 }, 
     }
   });
 
+  test('MESSAGE_TOO_LARGE splits the batch in halves with contiguous sequences until it fits', async () => {
+    const fake = await producerBroker();
+    const produce = fake.handlers.get(ApiKey.Produce)!;
+    fake.handlers.set(ApiKey.Produce, (r, b) => {
+      const tooLarge = batchesOf(r).some((x) => x.recordCount > 2);
+      if (!tooLarge) return produce(r, b);
+      return {
+        throttleTimeMs: 0,
+        nodeEndpoints: [],
+        responses: r.body.topicData.map((t: { name: string; partitionData: Array<{ index: number }> }) => ({
+          name: t.name,
+          partitionResponses: t.partitionData.map((p) => ({
+            index: p.index,
+            errorCode: ErrorCode.MESSAGE_TOO_LARGE,
+            baseOffset: -1n,
+            logAppendTimeMs: -1n,
+            logStartOffset: 0n,
+            recordErrors: [],
+            errorMessage: null,
+            currentLeader: { leaderId: -1, leaderEpoch: -1 },
+          })),
+        })),
+      };
+    });
+    const producer = new Producer({ bootstrap: fake.bootstrap, lingerMs: 20 });
+    try {
+      const metadata = await producer.sendBatch(
+        Array.from({ length: 7 }, (_, i) => ({ topic: 't', partition: 0, value: `v${i}` })),
+      );
+      assert.deepEqual(
+        metadata.map((m) => m.offset),
+        [0n, 1n, 2n, 3n, 4n, 5n, 6n],
+      );
+      const accepted = produced(fake).filter((b) => b.recordCount <= 2);
+      assert.deepEqual(
+        accepted.map((b) => [b.baseSequence, b.recordCount]),
+        [
+          [0, 2],
+          [2, 2],
+          [4, 2],
+          [6, 1],
+        ],
+      );
+    } finally {
+      await producer.close();
+      await fake.close();
+    }
+  });
+
   test('a non-retriable error fails the records of the batch with that error', async () => {
     const fake = await producerBroker([ErrorCode.TOPIC_AUTHORIZATION_FAILED]);
     const producer = new Producer({ bootstrap: fake.bootstrap, lingerMs: 0 });

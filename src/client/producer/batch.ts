@@ -91,6 +91,29 @@ export class ProducerBatch {
     this.isTransactional = isTransactional;
   }
 
+  /**
+   * Two batches with the first and second half of the records, for a batch the broker
+   * found too large. Sequence numbers stay contiguous: the broker never took the original.
+   */
+  split(): [ProducerBatch, ProducerBatch] {
+    const half = Math.ceil(this.records.length / 2);
+    const parts = [this.records.slice(0, half), this.records.slice(half)].map((records, i) => {
+      const b = new ProducerBatch(this.topic, this.partition, this.createdAt);
+      for (const r of records) {
+        b.records.push(r);
+        b.size += r.size;
+      }
+      b.closed = true;
+      b.attempts = this.attempts;
+      if (this.baseSequence >= 0) {
+        b.stamp(this.producerId, this.producerEpoch, this.baseSequence + (i === 0 ? 0 : half), this.isTransactional);
+      }
+      return b;
+    });
+    this.done = true;
+    return [parts[0]!, parts[1]!];
+  }
+
   /** Resolves once the batch is acknowledged or failed (for flush). */
   whenDone(): Promise<void> {
     if (this.done) return Promise.resolve();

@@ -698,6 +698,19 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     }
     const err = KafkaError.fromCode(p.errorCode, `Cannot produce to "${b.topic}-${b.partition}"`, p.errorMessage);
     if (needsMetadataRefresh(p.errorCode)) this.cluster.refreshMetadata().catch(() => {});
+    if (
+      (p.errorCode === ErrorCode.MESSAGE_TOO_LARGE || p.errorCode === ErrorCode.RECORD_LIST_TOO_LARGE) &&
+      b.recordCount > 1 &&
+      !this.#closed
+    ) {
+      // As Kafka's producer does: send the records again in two smaller batches.
+      this.#sending.delete(b);
+      const [first, second] = b.split();
+      this.#recovering.add(tpKey(b.topic, b.partition));
+      this.#accumulator.reenqueue(second);
+      this.#accumulator.reenqueue(first);
+      return;
+    }
     if (this.#idempotent && !this.#txn.isTransactional) {
       if (p.errorCode === ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER) {
         // After an earlier batch of the partition failed, later ones are out of order only
