@@ -1164,7 +1164,8 @@ export class Log {
         manager: this.producerState,
         from: snapshot !== null && snapshot > this.#logStartOffset ? snapshot : this.#logStartOffset,
         to: this.#logEndOffset,
-        read: async (offset) => (await this.read(offset, { isolation: 'log-end', maxBytes: REPLAY_READ_BYTES })).records,
+        read: async (offset) =>
+          (await this.read(offset, { isolation: 'log-end', maxBytes: REPLAY_READ_BYTES })).records,
         segmentBaseOf: (offset) => this.#segments[Math.max(0, floorSegment(this.#segments, offset))]!.baseOffset,
         onAborted: (segmentBase, txn) => this.#txnIndex.add(segmentBase, txn),
       });
