@@ -38,6 +38,8 @@ export class TxnIndex {
   readonly #files = new Map<bigint, AbortedTxn[]>();
   /** `producerId:lastOffset` of every entry, so that a replay adds nothing twice. */
   readonly #keys = new Set<string>();
+  /** Every entry by marker offset, for the reads; null when it must be sorted again. */
+  #sorted: AbortedTxn[] | null = [];
 
   constructor(fsys: StorageFs, dir: string) {
     this.#fs = fsys;
@@ -61,6 +63,7 @@ export class TxnIndex {
       }
       if (entries.length === 0) continue;
       this.#files.set(base, entries);
+      this.#sorted = null;
       for (const e of entries) this.#keys.add(keyOf(e));
     }
   }
@@ -76,6 +79,13 @@ export class TxnIndex {
       this.#files.set(segmentBase, entries);
     }
     entries.push(entry);
+    // Appends come in marker order; a replay of older segments may not.
+    const sorted = this.#sorted;
+    if (sorted !== null && (sorted.length === 0 || sorted[sorted.length - 1]!.lastOffset < entry.lastOffset)) {
+      sorted.push(entry);
+    } else {
+      this.#sorted = null;
+    }
   }
 
   /**
@@ -84,11 +94,31 @@ export class TxnIndex {
    * collectAbortedTransactions).
    */
   collect(fetchOffset: bigint, upperBound: bigint): AbortedTxn[] {
+    const sorted = this.#sortedEntries();
+    let lo = 0;
+    let hi = sorted.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (sorted[mid]!.lastOffset < fetchOffset) lo = mid + 1;
+      else hi = mid;
+    }
     const out: AbortedTxn[] = [];
-    for (const entries of this.#files.values()) {
-      for (const e of entries) if (e.lastOffset >= fetchOffset && e.firstOffset < upperBound) out.push(e);
+    for (let i = lo; i < sorted.length; i++) {
+      const e = sorted[i]!;
+      if (e.firstOffset < upperBound) out.push(e);
+      // Kafka's stop rule: a transaction aborted later began at or after this entry's last
+      // stable offset (it was open then, or started after), so past the bound too.
+      if (e.lastStableOffset >= upperBound) break;
     }
     return out.sort((a, b) => (a.firstOffset < b.firstOffset ? -1 : a.firstOffset > b.firstOffset ? 1 : 0));
+  }
+
+  #sortedEntries(): AbortedTxn[] {
+    if (this.#sorted === null) {
+      this.#sorted = [...this.#files.values()].flat();
+      this.#sorted.sort((a, b) => (a.lastOffset < b.lastOffset ? -1 : a.lastOffset > b.lastOffset ? 1 : 0));
+    }
+    return this.#sorted;
   }
 
   /** Every entry (tests and tools). */
@@ -109,6 +139,7 @@ export class TxnIndex {
       const kept = entries.filter((e) => e.lastOffset < endOffset);
       if (kept.length === entries.length) continue;
       for (const e of entries) if (e.lastOffset >= endOffset) this.#keys.delete(keyOf(e));
+      this.#sorted = null;
       if (kept.length === 0) {
         this.#files.delete(base);
         await this.#fs.unlink(this.#path(base));
@@ -131,6 +162,7 @@ export class TxnIndex {
       const kept = entries.filter((e) => !keys.has(keyOf(e)));
       if (kept.length === entries.length) continue;
       for (const e of entries) if (keys.has(keyOf(e))) this.#keys.delete(keyOf(e));
+      this.#sorted = null;
       if (kept.length === 0) {
         this.#files.delete(base);
         await this.#fs.unlink(this.#path(base));
@@ -147,6 +179,7 @@ export class TxnIndex {
       if (entries.every((e) => e.lastOffset < logStartOffset)) {
         for (const e of entries) this.#keys.delete(keyOf(e));
         this.#files.delete(base);
+        this.#sorted = null;
         await this.#fs.unlink(this.#path(base));
       }
     }
@@ -157,6 +190,7 @@ export class TxnIndex {
     const bases = [...this.#files.keys()];
     this.#files.clear();
     this.#keys.clear();
+    this.#sorted = [];
     for (const base of bases) await this.#fs.unlink(this.#path(base));
   }
 

@@ -214,6 +214,45 @@ describe('producer state in the log', () => {
     assert.equal(log.logEndOffset, 16n);
   });
 
+  it('answers aborted-transaction lookups like a scan of every entry, for random interleavings', async () => {
+    // mulberry32: a small seeded generator, so a failure replays.
+    let seed = 42;
+    const random = (n: number) => {
+      seed = (seed + 0x6d2b79f5) | 0;
+      let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+      x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+      return ((x ^ (x >>> 14)) >>> 0) % n;
+    };
+    let log = await open({ 'segment.bytes': '2000' });
+    const producers = Array.from({ length: 6 }, (_, i) => ({ id: BigInt(70 + i), seq: 0, open: false }));
+    for (let step = 0; step < 300; step++) {
+      const p = producers[random(producers.length)]!;
+      if (p.open && random(3) === 0) {
+        await append(log, marker(p.id, 0, random(2) === 0), 'coordinator');
+        p.open = false;
+      } else {
+        await append(log, batch(p.id, 0, p.seq, 1, { transactional: true }));
+        p.seq++;
+        p.open = true;
+      }
+      if (step === 150) {
+        await log.close();
+        log = await open({ 'segment.bytes': '2000' });
+      }
+    }
+    const all = log.abortedTransactions(-1n, 2n ** 62n);
+    assert.ok(all.length > 10, `only ${all.length} aborted transactions`);
+    const end = log.logEndOffset;
+    for (let i = 0; i < 200; i++) {
+      const from = BigInt(random(Number(end)));
+      const to = from + BigInt(random(40));
+      const expected = all.filter((t) => t.lastOffset >= from && t.firstOffset < to);
+      assert.deepEqual(log.abortedTransactions(from, to), expected, `[${from}, ${to})`);
+    }
+    const reopened = await open({ 'segment.bytes': '2000' });
+    assert.deepEqual(reopened.abortedTransactions(-1n, 2n ** 62n), all);
+  });
+
   it('expires idle producers without an open transaction', async () => {
     const log = await open();
     const old = BigInt(Date.now() - 10_000);
