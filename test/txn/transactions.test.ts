@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { Consumer, Producer, stringDeserializers, stringSerializers } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 import { type StartedBroker, startBroker } from '../../src/broker/start-broker.ts';
 import { ApiKey } from '../../src/protocol/generated/api-keys.ts';
@@ -232,6 +233,55 @@ describe('transactions', () => {
       assert.deepEqual(committed.map((r) => r.payload).sort(), ['k1', 'k2', 'k3']);
       const all = await kcatConsume(broker.bootstrap, topic, 'read_uncommitted');
       assert.deepEqual(all.map((r) => r.payload).sort(), ['k1', 'k2', 'k3', 'x1', 'x2', 'x3', 'x4']);
+    },
+  );
+
+  test(
+    '@platformatic/kafka (flexible versions): transactions commit and abort; its read_committed consumer skips the aborted',
+    T,
+    async () => {
+      const topic = 'txn-platformatic';
+      await createTopic(broker, topic);
+      const producer = new Producer({
+        clientId: 'txn-platformatic',
+        bootstrapBrokers: [broker.bootstrap],
+        serializers: stringSerializers,
+        idempotent: true,
+        transactionalId: 'tx-platformatic',
+      });
+      for (const [value, commit] of [
+        ['p1', true],
+        ['px', false],
+        ['p2', true],
+      ] as const) {
+        const txn = await producer.beginTransaction();
+        await txn.send({ messages: [{ topic, key: 'k', value, partition: 0 }] });
+        await (commit ? txn.commit() : txn.abort());
+      }
+      await producer.close();
+      assert.equal(broker.broker.services.transactions.transaction('tx-platformatic')?.state, 4);
+      const read = async (isolationLevel: 0 | 1) => {
+        const consumer = new Consumer({
+          clientId: 'txn-platformatic',
+          groupId: `platformatic-${isolationLevel}`,
+          bootstrapBrokers: [broker.bootstrap],
+          deserializers: stringDeserializers,
+          isolationLevel,
+          maxWaitTime: 100,
+        });
+        const stream = await consumer.consume({ topics: [topic], mode: 'earliest', autocommit: false });
+        const seen: string[] = [];
+        const expected = isolationLevel === 1 ? 2 : 3;
+        for await (const message of stream) {
+          seen.push(message.value as string);
+          if (seen.length === expected) break;
+        }
+        await stream.close();
+        await consumer.close();
+        return seen;
+      };
+      assert.deepEqual(await read(1), ['p1', 'p2']);
+      assert.deepEqual(await read(0), ['p1', 'px', 'p2']);
     },
   );
 
