@@ -408,7 +408,6 @@ export class ConsumerCoordinator {
     group.assignmentEpoch = assignmentEpoch;
     group.targetAssignment = new Map(targets);
     group.subscriptionMetadata = metadata;
-    group.emptySince = null;
     this.#scheduleSession(group, next);
     if (next.state === 'UNREVOKED_PARTITIONS') {
       if (old === undefined || old.state !== 'UNREVOKED_PARTITIONS' || next.revocationTimer === null) {
@@ -525,7 +524,6 @@ export class ConsumerCoordinator {
     }
     group.removeMember(member.memberId);
     group.groupEpoch = epoch;
-    if (group.isEmpty) group.emptySince = rt.now();
     return ErrorCode.NONE;
   }
 

@@ -135,8 +135,6 @@ export class ConsumerGroup {
   subscriptionMetadata = new Map<string, TopicMetadata>();
   /** Set when the group is deleted or converted, so late timers do nothing. */
   dead = false;
-  /** When the group last became empty (ms), for offset expiry. */
-  emptySince: number | null = null;
 
   constructor(groupId: string) {
     this.groupId = groupId;

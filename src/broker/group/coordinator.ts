@@ -696,6 +696,36 @@ export class GroupCoordinator {
     });
   }
 
+  /**
+   * Forgets the committed offsets of deleted topics (Kafka does this when a topic is
+   * deleted, so a topic created again under the name starts without them). For the topic
+   * deletion path to call.
+   */
+  async onTopicsDeleted(topicNames: readonly string[]): Promise<void> {
+    if (!this.#active || topicNames.length === 0) return;
+    const deleted = new Set(topicNames);
+    const affected = this.#offsets.groupIds().filter((id) => this.#offsets.list(id).some((o) => deleted.has(o.topic)));
+    await Promise.all(
+      affected.map((groupId) =>
+        this.#queue.run(groupId, async () => {
+          const gone = this.#offsets.list(groupId).filter((o) => deleted.has(o.topic));
+          if (gone.length === 0) return;
+          try {
+            await this.stateLog.append(
+              groupId,
+              gone.map((o) => offsetTombstone(groupId, o.topic, o.partition)),
+              this.#clock(),
+            );
+          } catch (err) {
+            this.#logger.warn({ group: groupId, err: String(err) }, 'Cannot remove offsets of deleted topics');
+            return;
+          }
+          for (const o of gone) this.#offsets.delete(groupId, o.topic, o.partition);
+        }),
+      ),
+    );
+  }
+
   /** Removes offsets past their retention, and empty groups left without offsets. */
   async expireOffsets(): Promise<void> {
     if (!this.#active) return;
@@ -1005,7 +1035,6 @@ class Replay {
       out.set(groupId, group);
     }
     for (const [groupId, group] of this.#consumer) {
-      if (group.isEmpty) group.emptySince = now;
       out.set(groupId, group);
     }
     // Offsets without group metadata belong to a "simple" group (committed outside group management).

@@ -1,5 +1,6 @@
 import { CONTROL_FLAG_MASK, TRANSACTIONAL_FLAG_MASK } from '../../protocol/records/batch-header.ts';
-import { ControlRecordType, decodeControlRecord } from '../../protocol/records/control-record.ts';
+import { type ControlRecord, ControlRecordType, decodeControlRecord } from '../../protocol/records/control-record.ts';
+import type { KafkaRecord } from '../../protocol/records/record.ts';
 import { createRecordBatch, decodeRecordBatches, encodeRecordBatchSync } from '../../protocol/records/record-batch.ts';
 import type { Log } from '../../storage/log.ts';
 import type { LogManager } from '../../storage/log-manager.ts';
@@ -137,7 +138,7 @@ export class GroupStateLog {
         for (const batch of batches) {
           offset = batch.baseOffset + BigInt(batch.lastOffsetDelta) + 1n;
           if ((batch.attributes & CONTROL_FLAG_MASK) !== 0) {
-            const marker = batch.records[0] === undefined ? null : decodeControlRecord(batch.records[0]);
+            const marker = controlRecordOf(batch.records[0]);
             const txn = open.get(batch.producerId);
             open.delete(batch.producerId);
             if (marker?.type === ControlRecordType.COMMIT) for (const r of txn ?? []) replay(r.record, r.timestampMs);
@@ -169,5 +170,15 @@ export class GroupStateLog {
       for (const [producerId, txn] of open) for (const r of txn) pending(producerId, r.record, r.timestampMs);
     }
     return count;
+  }
+}
+
+/** The control record of a control batch, or null when it has none or it does not decode (skipped like bad records). */
+function controlRecordOf(record: KafkaRecord | undefined): ControlRecord | null {
+  if (record === undefined) return null;
+  try {
+    return decodeControlRecord(record);
+  } catch {
+    return null;
   }
 }
