@@ -31,3 +31,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+/** Waits for a promise for at most `ms`, ignoring its result and errors. */
+export async function within(promise: Promise<unknown>, ms: number): Promise<void> {
+  const timeout = new AbortController();
+  await Promise.race([promise.catch(() => {}), sleep(Math.max(0, ms), timeout.signal)]);
+  timeout.abort();
+}

@@ -449,3 +449,26 @@ describe('producer and consumer against our broker', { timeout: 300_000 }, () =>
     },
   );
 });
+
+describe('closing when the broker is gone', { timeout: 60_000 }, () => {
+  test('producer and consumer close within their time limits', broker.needs(...DATA), async () => {
+    const gone = await startTestBroker();
+    const topic = uniqueName('gone');
+    const producer = new Producer({ bootstrap: gone.bootstrap, lingerMs: 0 });
+    await producer.send({ topic, value: 'x' });
+    const consumer = new Consumer({
+      bootstrap: gone.bootstrap,
+      groupId: uniqueName('gone-group'),
+      groupProtocol: 'classic',
+    });
+    consumer.assign([{ topic, partition: 0 }]);
+    await consumer.poll({ timeoutMs: 500 });
+    await gone.close();
+    const { delivery } = await producer.enqueue({ topic, value: 'lost' });
+    const started = Date.now();
+    await producer.close({ timeoutMs: 1_000 });
+    await assert.rejects(delivery, (e: KafkaError) => e.code === 'CLIENT_CLOSED');
+    await consumer.close({ timeoutMs: 1_000 });
+    assert.ok(Date.now() - started < 10_000, `closing took ${Date.now() - started} ms`);
+  });
+});

@@ -1,7 +1,7 @@
 import { ZERO_UUID } from '../../protocol/codec.ts';
 import { ErrorCode } from '../../protocol/generated/error-codes.ts';
 import type { RecordHeader } from '../../protocol/records/record.ts';
-import { backoffDelay, sleep } from '../backoff.ts';
+import { backoffDelay, sleep, within } from '../backoff.ts';
 import { Cluster, CoordinatorType } from '../cluster.ts';
 import { ClientClosedError, isRetriable, KafkaError, needsMetadataRefresh } from '../errors.ts';
 import { type TopicPartition, tpKey } from '../metadata.ts';
@@ -455,20 +455,26 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     );
   }
 
-  /** Stops fetching, commits what was processed (with auto-commit), leaves the group and disconnects. */
-  async close(): Promise<void> {
+  /**
+   * Stops fetching, commits what was processed (with auto-commit), leaves the group and
+   * disconnects, giving up on the broker after timeoutMs (default 30 s).
+   */
+  async close(options: { timeoutMs?: number } = {}): Promise<void> {
     if (this.#closed) return;
+    const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+    const left = () => deadline - Date.now();
     if (this.#autoCommitTimer) clearInterval(this.#autoCommitTimer);
     if (this.#started) {
-      await this.#started.catch(() => {});
-      await this.#autoCommitNow();
+      await within(this.#started, left());
+      await within(this.#autoCommitNow(), left());
     }
     this.#closed = true;
     this.#wakeFetcher();
     this.#notifyRecords();
-    await this.#membership?.stop(true).catch(() => {});
-    await this.#fetchLoop?.catch(() => {});
+    if (this.#membership) await within(this.#membership.stop(true), left());
+    // Closing the cluster ends whatever retries are still waiting.
     await this.cluster.close();
+    await this.#fetchLoop?.catch(() => {});
   }
 
   // ------------------------------------------------------------------ reading

@@ -8,7 +8,7 @@ import { CompressionCodec } from '../../protocol/records/batch-header.ts';
 import type { RecordHeader } from '../../protocol/records/record.ts';
 import { createRecordBatch, encodeRecordBatch } from '../../protocol/records/record-batch.ts';
 import { defineApi } from '../api.ts';
-import { backoffDelay, sleep } from '../backoff.ts';
+import { backoffDelay, sleep, within } from '../backoff.ts';
 import { Cluster } from '../cluster.ts';
 import { ClientClosedError, KafkaError, KafkaTimeoutError, needsMetadataRefresh } from '../errors.ts';
 import { type TopicPartition, tpKey } from '../metadata.ts';
@@ -407,19 +407,15 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     if (this.#closed) return;
     this.#closing = true;
     const timeoutMs = options.timeoutMs ?? 30_000;
-    if (this.#sender !== null) {
-      const flushed = this.flush().catch(() => {});
-      const timeout = new AbortController();
-      await Promise.race([flushed, sleep(timeoutMs, timeout.signal)]);
-      timeout.abort();
-    }
+    if (this.#sender !== null) await within(this.flush(), timeoutMs);
     this.#closed = true;
     const err = new ClientClosedError('producer');
     for (const b of this.#accumulator.drainAll()) this.#failBatch(b, err);
     this.#pool.abort(err);
     this.#signal();
-    await this.#sender?.catch(() => {});
+    // Closing the cluster first ends retries the send loop may be waiting in.
     await this.cluster.close();
+    await this.#sender?.catch(() => {});
   }
 
   // ------------------------------------------------------------------ transactions
