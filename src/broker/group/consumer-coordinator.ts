@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorCode } from '../../protocol/generated/error-codes.ts';
+import type { TopicInfo } from '../services/topic-manager.ts';
 import {
   type Assignment,
   assignmentFromWire,
@@ -180,7 +181,7 @@ export class ConsumerCoordinator {
   }
 
   /** Topics of the cluster a member subscribes to, by name or regex (internal topics never match a regex). */
-  #subscribedTopics(member: ConsumerMember): TopicMetadata[] {
+  #subscribedTopics(member: ConsumerMember, cluster: readonly TopicInfo[] = this.#rt.topics.list()): TopicMetadata[] {
     const out: TopicMetadata[] = [];
     const names = new Set(member.subscribedTopicNames);
     const re =
@@ -188,7 +189,7 @@ export class ConsumerCoordinator {
         ? compileRegex(member.subscribedTopicRegex)
         : null;
     if (names.size === 0 && re === null) return out;
-    for (const t of this.#rt.topics.list()) {
+    for (const t of cluster) {
       if (names.has(t.name) || (re !== null && !t.isInternal && re.test(t.name))) {
         out.push({ topicId: t.topicId, name: t.name, numPartitions: t.partitionCount });
       }
@@ -196,9 +197,9 @@ export class ConsumerCoordinator {
     return out;
   }
 
-  #subscriptionMetadata(members: Iterable<ConsumerMember>): Map<string, TopicMetadata> {
+  #subscriptionMetadata(members: Iterable<ConsumerMember>, cluster: readonly TopicInfo[]): Map<string, TopicMetadata> {
     const out = new Map<string, TopicMetadata>();
-    for (const m of members) for (const t of this.#subscribedTopics(m)) out.set(t.name, t);
+    for (const m of members) for (const t of this.#subscribedTopics(m, cluster)) out.set(t.name, t);
     return out;
   }
 
@@ -318,7 +319,9 @@ export class ConsumerCoordinator {
     const members = new Map(group.members);
     if (replaced !== null) members.delete(replaced.memberId);
     members.set(memberId, updated);
-    const metadata = this.#subscriptionMetadata(members.values());
+    // One look at the cluster's topics for the whole heartbeat.
+    const cluster = rt.topics.list();
+    const metadata = this.#subscriptionMetadata(members.values(), cluster);
     if (!sameMetadata(metadata, group.subscriptionMetadata)) {
       bump = true;
       const shadow = new ConsumerGroup(group.groupId);
@@ -343,7 +346,7 @@ export class ConsumerCoordinator {
         [...members.values()].map((m) => ({
           memberId: m.memberId,
           subscribedTopicIds: new Set(
-            this.#subscribedTopics(m)
+            this.#subscribedTopics(m, cluster)
               .map((t) => byName.get(t.name)?.topicId)
               .filter((id): id is string => id !== undefined),
           ),
@@ -367,7 +370,7 @@ export class ConsumerCoordinator {
     }
 
     // 4. The member's next assignment state.
-    const subscribedIds = new Set(this.#subscribedTopics(updated).map((t) => t.topicId));
+    const subscribedIds = new Set(this.#subscribedTopics(updated, cluster).map((t) => t.topicId));
     const next = reconcile(
       updated,
       assignmentEpoch,
@@ -609,7 +612,8 @@ export class ConsumerCoordinator {
   /** Topics the group's members consume (by name or regex), for offset expiry and OffsetDelete. */
   subscribedTopicNames(group: ConsumerGroup): Set<string> {
     const out = new Set<string>();
-    for (const m of group.members.values()) for (const t of this.#subscribedTopics(m)) out.add(t.name);
+    const cluster = this.#rt.topics.list();
+    for (const m of group.members.values()) for (const t of this.#subscribedTopics(m, cluster)) out.add(t.name);
     for (const t of group.subscribedTopicNames()) out.add(t);
     return out;
   }
