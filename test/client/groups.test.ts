@@ -193,6 +193,40 @@ for (const protocol of ['consumer', 'classic'] as Protocol[]) {
       }
     });
 
+    test('unsubscribe leaves the group; subscribe joins it again', needs, async () => {
+      const topic = uniqueName(`unsubscribe-${protocol}`);
+      const groupId = uniqueName('unsubscribe-group');
+      await admin.createTopic(topic, { partitions: 2 });
+      const a = member(groupId, protocol);
+      const b = member(groupId, protocol);
+      const seen: string[] = [];
+      a.consumer.subscribe([topic]);
+      b.consumer.subscribe([topic]);
+      const da = drain(a.consumer, seen);
+      const db = drain(b.consumer, seen);
+      try {
+        await waitFor(
+          () => a.consumer.assignment().length === 1 && b.consumer.assignment().length === 1,
+          20_000,
+          'one partition each',
+        );
+        await a.consumer.unsubscribe();
+        assert.deepEqual(a.consumer.assignment(), []);
+        await waitFor(() => b.consumer.assignment().length === 2, 20_000, 'the other member to take both');
+        a.consumer.subscribe([topic]);
+        await waitFor(
+          () => a.consumer.assignment().length === 1 && b.consumer.assignment().length === 1,
+          20_000,
+          'one partition each again',
+        );
+      } finally {
+        await da.stop();
+        await db.stop();
+        await a.consumer.close();
+        await b.consumer.close();
+      }
+    });
+
     test('a handler slower than the session timeout causes no rebalance', needs, async () => {
       const topic = uniqueName(`slow-${protocol}`);
       const groupId = uniqueName('slow-group');

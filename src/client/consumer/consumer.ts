@@ -135,6 +135,7 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   readonly #assignment = new Map<string, PartitionState>();
   #subscription: string[] | null = null;
   #membership: GroupMembership | null = null;
+  #joining = false;
   #started: Promise<void> | null = null;
   #fetchLoop: Promise<void> | null = null;
   readonly #fetchingNodes = new Set<number>();
@@ -168,6 +169,41 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     this.#subscription = [...new Set(topics)];
     this.cluster.addTopics(this.#subscription);
     if (this.#membership) this.#membership.updateSubscription(this.#subscription);
+    else if (this.#started && this.#groupId !== null) this.#joinLater(this.#groupId);
+  }
+
+  /** Leaves the group (committing processed offsets) or drops the manual assignment. */
+  async unsubscribe(): Promise<void> {
+    this.#subscription = null;
+    if (this.#membership) {
+      // Leaving revokes the partitions, which commits them as a member still.
+      await this.#membership.stop(true);
+      this.#membership = null;
+    } else {
+      await this.#autoCommitNow();
+    }
+    this.#assignment.clear();
+  }
+
+  /** Joins again after unsubscribe(); the subscription at the time of joining counts. */
+  #joinLater(groupId: string): void {
+    if (this.#joining) return;
+    this.#joining = true;
+    this.#createMembership(groupId)
+      .then(
+        (membership) => {
+          if (this.#closed || this.#subscription === null) return;
+          this.#membership = membership;
+          membership.start(this.#subscription);
+        },
+        (err) => {
+          this.#error = err;
+          this.#notifyRecords();
+        },
+      )
+      .finally(() => {
+        this.#joining = false;
+      });
   }
 
   /** Consumes exactly these partitions, without group membership. */
