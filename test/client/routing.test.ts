@@ -165,3 +165,109 @@ describe('following partition leaders across brokers', { timeout: 60_000 }, () =
     }
   });
 });
+
+describe('group protocol fallback', { timeout: 60_000 }, () => {
+  test('a broker that advertises ConsumerGroupHeartbeat but refuses it gets a classic member', async () => {
+    const fake = await FakeBroker.start();
+    const ok = { throttleTimeMs: 0, errorCode: 0 };
+    fake.on(ApiKey.Metadata, { min: 0, max: 12 }, (_r, b) => b.metadata({ t: 1 }));
+    fake.on(ApiKey.FindCoordinator, { min: 0, max: 6 }, (r, b) => ({
+      ...ok,
+      errorMessage: null,
+      nodeId: b.nodeId,
+      host: b.host,
+      port: b.port,
+      coordinators: r.body.coordinatorKeys.map((key: string) => ({
+        key,
+        nodeId: b.nodeId,
+        host: b.host,
+        port: b.port,
+        errorCode: 0,
+        errorMessage: null,
+      })),
+    }));
+    fake.on(ApiKey.ConsumerGroupHeartbeat, { min: 0, max: 1 }, () => ({
+      ...ok,
+      errorCode: ErrorCode.UNSUPPORTED_VERSION,
+      errorMessage: 'The new consumer group protocol is not enabled',
+      memberId: null,
+      memberEpoch: -1,
+      heartbeatIntervalMs: 0,
+      assignment: null,
+    }));
+    fake.on(ApiKey.JoinGroup, { min: 0, max: 9 }, (r) => ({
+      ...ok,
+      generationId: 1,
+      protocolType: 'consumer',
+      protocolName: r.body.protocols[0].name,
+      leader: 'member-1',
+      skipAssignment: false,
+      memberId: 'member-1',
+      members: [{ memberId: 'member-1', groupInstanceId: null, metadata: r.body.protocols[0].metadata }],
+    }));
+    fake.on(ApiKey.SyncGroup, { min: 0, max: 5 }, (r) => ({
+      ...ok,
+      protocolType: 'consumer',
+      protocolName: r.body.protocolName,
+      assignment: r.body.assignments[0].assignment,
+    }));
+    fake.on(ApiKey.Heartbeat, { min: 0, max: 4 }, () => ok);
+    fake.on(ApiKey.LeaveGroup, { min: 0, max: 5 }, () => ({ ...ok, members: [] }));
+    fake.on(ApiKey.OffsetFetch, { min: 0, max: 9 }, (r) => ({
+      ...ok,
+      topics: [],
+      groups: r.body.groups.map(
+        (g: { groupId: string; topics: Array<{ name: string; partitionIndexes: number[] }> }) => ({
+          groupId: g.groupId,
+          errorCode: 0,
+          topics: g.topics.map((t) => ({
+            name: t.name,
+            partitions: t.partitionIndexes.map((partitionIndex) => ({
+              partitionIndex,
+              committedOffset: -1n,
+              committedLeaderEpoch: -1,
+              metadata: null,
+              errorCode: 0,
+            })),
+          })),
+        }),
+      ),
+    }));
+    fake.on(ApiKey.ListOffsets, { min: 0, max: 10 }, (r) => ({
+      throttleTimeMs: 0,
+      topics: r.body.topics.map((t: { name: string; partitions: Array<{ partitionIndex: number }> }) => ({
+        name: t.name,
+        partitions: t.partitions.map((p) => ({
+          partitionIndex: p.partitionIndex,
+          errorCode: 0,
+          oldStyleOffsets: [],
+          timestamp: -1n,
+          offset: 0n,
+          leaderEpoch: 0,
+        })),
+      })),
+    }));
+    fake.on(ApiKey.Fetch, { min: 4, max: 17 }, async () => {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      return { throttleTimeMs: 0, errorCode: 0, sessionId: 0, nodeEndpoints: [], responses: [] };
+    });
+    const warnings: string[] = [];
+    const consumer = new Consumer({
+      bootstrap: fake.bootstrap,
+      groupId: 'g',
+      autoCommit: false,
+      logger: { warn: (m) => warnings.push(m) },
+    });
+    try {
+      consumer.subscribe(['t']);
+      for (let i = 0; i < 20 && consumer.assignment().length === 0; i++) await consumer.poll({ timeoutMs: 100 });
+      assert.equal(consumer.groupProtocol, 'classic');
+      assert.deepEqual(consumer.assignment(), [{ topic: 't', partition: 0 }]);
+      assert.match(warnings.join('\n'), /classic protocol/);
+      assert.ok(fake.count(ApiKey.ConsumerGroupHeartbeat) >= 1);
+    } finally {
+      await consumer.close({ timeoutMs: 2_000 });
+      await fake.close();
+    }
+  });
+});

@@ -136,6 +136,8 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
   #subscription: string[] | null = null;
   #membership: GroupMembership | null = null;
   #joining = false;
+  /** Set when the broker refused KIP-848 after advertising it. */
+  #forceClassic = false;
   #started: Promise<void> | null = null;
   #fetchLoop: Promise<void> | null = null;
   readonly #fetchingNodes = new Set<number>();
@@ -437,11 +439,21 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
         this.#options.onPartitionsLost?.(partitions);
       },
       fatal: (err) => {
+        // A broker can advertise ConsumerGroupHeartbeat and still refuse it (the group
+        // protocol feature switched off): by default, fall back to the classic protocol.
+        const refused = err instanceof KafkaError && err.errorCode === ErrorCode.UNSUPPORTED_VERSION;
+        if (refused && this.#membership?.protocol === 'consumer' && this.#options.groupProtocol === undefined) {
+          this.cluster.logger.warn(`Group "${groupId}" uses the classic protocol: ${err.message}`);
+          this.#membership = null;
+          this.#forceClassic = true;
+          if (this.#subscription !== null && !this.#closed) this.#joinLater(groupId);
+          return;
+        }
         this.#error = err;
         this.#notifyRecords();
       },
     };
-    let protocol = this.#options.groupProtocol ?? 'consumer';
+    let protocol = this.#forceClassic ? 'classic' : (this.#options.groupProtocol ?? 'consumer');
     if (protocol === 'consumer') {
       const connection = await this.cluster.retry(`Cannot find the coordinator of group "${groupId}"`, () =>
         this.cluster.coordinator(CoordinatorType.GROUP, groupId),
