@@ -924,6 +924,10 @@ export class Log {
     try {
       for (; deleted < count; deleted++) {
         const segment = this.#segments.shift()!;
+        // In the same synchronous step: a read must never find the segment gone while its
+        // offsets still count as readable (it would answer nothing instead of OFFSET_OUT_OF_RANGE).
+        const first = this.#segments[0]!.baseOffset;
+        if (first > this.#logStartOffset) this.#logStartOffset = first;
         await segment.markForDeletion();
       }
     } catch (err) {
