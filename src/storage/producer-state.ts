@@ -314,8 +314,9 @@ export class ProducerStateAppend {
    * producer-state-errors.ts; then nothing of this append is recorded.
    */
   analyze(records: Buffer, firstOffset: bigint | null, origin: AppendOrigin): BatchMetadata | null {
-    const local = new Map<bigint, ProducerStateEntry>();
-    const events: StateEvent[] = [];
+    // Allocated on the first batch with a producer: most appends have none.
+    let local: Map<bigint, ProducerStateEntry> | null = null;
+    let events: StateEvent[] | null = null;
     const facts = (producerId: bigint) => ({
       topic: this.#manager.topic,
       partition: this.#manager.partition,
@@ -335,6 +336,8 @@ export class ProducerStateAppend {
       const epoch = records.readInt16BE(at + BatchHeaderOffset.PRODUCER_EPOCH);
       const attributes = records.readInt16BE(at + BatchHeaderOffset.ATTRIBUTES);
       const timestamp = Number(records.readBigInt64BE(at + BatchHeaderOffset.MAX_TIMESTAMP));
+      local ??= new Map();
+      events ??= [];
       const current = local.get(producerId) ?? this.updated.get(producerId) ?? this.#manager.entry(producerId);
       const checkEpoch = (entry: ProducerStateEntry | undefined) => {
         if (entry !== undefined && epoch < entry.producerEpoch && origin !== 'replication') {
@@ -402,6 +405,7 @@ export class ProducerStateAppend {
       }
       local.set(producerId, entry);
     }
+    if (local === null || events === null) return null;
     for (const [producerId, entry] of local) this.updated.set(producerId, entry);
     this.events.push(...events);
     return null;
