@@ -10,7 +10,7 @@ import { createRecordBatch, encodeRecordBatch } from '../../protocol/records/rec
 import { defineApi } from '../api.ts';
 import { backoffDelay, sleep, within } from '../backoff.ts';
 import { Cluster } from '../cluster.ts';
-import { ClientClosedError, KafkaError, KafkaTimeoutError, needsMetadataRefresh } from '../errors.ts';
+import { ClientClosedError, ConnectionError, KafkaError, KafkaTimeoutError, needsMetadataRefresh } from '../errors.ts';
 import { type TopicPartition, tpKey } from '../metadata.ts';
 import type { ClientOptions } from '../options.ts';
 import { DefaultPartitioner, type Partitioner } from '../partitioner.ts';
@@ -678,6 +678,8 @@ export class Producer<K = string | Buffer | null, V = string | Buffer | null> {
     } catch (err) {
       const e =
         err instanceof KafkaError ? err : new KafkaError((err as Error).message, { code: 'UNKNOWN', cause: err });
+      // A broker that went away may no longer lead these partitions.
+      if (err instanceof ConnectionError && !this.#closed) this.cluster.refreshMetadata().catch(() => {});
       for (const b of batches) this.#retryOrFail(b, e);
     } finally {
       this.#track(leader, batches, -1);
