@@ -39,6 +39,7 @@ import {
   isEpochExhausted,
   MAX_PRODUCER_EPOCH,
   partitionList,
+  TXN_STATE_NAMES,
   type TxnMetadata,
   TxnState,
   txnStateName,
@@ -641,16 +642,7 @@ export class TransactionCoordinator {
     if (!this.#active) {
       return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, unknownStateFilters: [], transactionStates: [] };
     }
-    const known = new Set([
-      'Empty',
-      'Ongoing',
-      'PrepareCommit',
-      'PrepareAbort',
-      'CompleteCommit',
-      'CompleteAbort',
-      'Dead',
-      'PrepareEpochFence',
-    ]);
+    const known = new Set(TXN_STATE_NAMES);
     const unknownStateFilters = stateFilters.filter((s) => !known.has(s));
     const states = new Set(stateFilters);
     const producers = new Set(producerIdFilters);
