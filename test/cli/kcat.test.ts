@@ -94,8 +94,14 @@ describe('tributary and kcat read each other', { timeout: 600_000 }, () => {
       }).join('');
       assert.equal(await consumeWithTributary(topic), expected);
       assert.equal(await consumeWithKcat(topic), expected, 'and kcat prints the same');
-      const codecs = await storedCodecs(broker.dataDir, topic);
-      assert.deepEqual(new Set(codecs), new Set([CODEC_IDS[codec]]), `kcat stored ${codec} batches`);
+      // librdkafka sends a batch uncompressed when compressing would not make it smaller (small
+      // batches, as when it flushes early under load), so some batches may be plain.
+      const codecs = new Set(await storedCodecs(broker.dataDir, topic));
+      assert.ok(codecs.has(CODEC_IDS[codec]!), `kcat stored no ${codec} batch: ${[...codecs]}`);
+      assert.ok(
+        [...codecs].every((c) => c === CODEC_IDS[codec] || c === 0),
+        `kcat stored ${[...codecs]}`,
+      );
     });
   }
 
