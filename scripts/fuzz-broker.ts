@@ -6,26 +6,14 @@ import { machine, writeSection } from '../bench/report.ts';
 import { startBroker } from '../src/broker/start-broker.ts';
 import { API_BY_KEY } from '../src/protocol/generated/api-codecs.ts';
 import { ApiVersionsRequest, ApiVersionsResponse } from '../src/protocol/generated/messages/api-versions.ts';
-import { writeRequestHeader } from '../src/protocol/headers.ts';
-import { Writer } from '../src/protocol/writer.ts';
 import { mutator } from '../test/helpers/mutate.ts';
 import { randomMessage } from '../test/helpers/random-message.ts';
-import { RawClient } from '../test/helpers/raw-client.ts';
+import { RawClient, requestFrame } from '../test/helpers/raw-client.ts';
 
 const argv = process.argv.slice(2);
 const total = argv.includes('--frames') ? Number(argv[argv.indexOf('--frames') + 1]) : 1_000_000;
 const ApiVersions = { request: ApiVersionsRequest, response: ApiVersionsResponse };
 const hello = { clientSoftwareName: 'fuzz', clientSoftwareVersion: '1' };
-
-function frame(apiKey: number, version: number, body: Buffer, correlationId: number): Buffer {
-  const w = new Writer();
-  w.int32(0);
-  writeRequestHeader(w, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: 'fuzz' });
-  w.raw(body);
-  const bytes = Buffer.from(w.toBuffer());
-  bytes.writeInt32BE(bytes.length - 4, 0);
-  return bytes;
-}
 
 const broker = await startBroker({
   config: {
@@ -54,7 +42,7 @@ for (let round = 0; sent < total; round++) {
     for (const key of ['maxWaitMs', 'timeoutMs', 'sessionTimeoutMs', 'rebalanceTimeoutMs']) {
       if (typeof message[key] === 'number') message[key] = (message[key] as number) & 0xff;
     }
-    const valid = frame(apiKey, version, codec.encode(message, version), i);
+    const valid = requestFrame(apiKey, version, codec.encode(message, version), i);
     // A mutated frame usually ends its connection, so each connection carries valid
     // requests with random content first and one mutated frame last.
     frames.push(i === CHUNK - 1 ? mutate(valid) : valid);

@@ -3,25 +3,13 @@ import { test } from 'node:test';
 import { startBroker } from '../../src/broker/start-broker.ts';
 import { API_BY_KEY } from '../../src/protocol/generated/api-codecs.ts';
 import { ApiVersionsRequest, ApiVersionsResponse } from '../../src/protocol/generated/messages/api-versions.ts';
-import { writeRequestHeader } from '../../src/protocol/headers.ts';
-import { Writer } from '../../src/protocol/writer.ts';
 import { mutator } from '../helpers/mutate.ts';
 import { randomMessage } from '../helpers/random-message.ts';
-import { RawClient } from '../helpers/raw-client.ts';
+import { RawClient, requestFrame } from '../helpers/raw-client.ts';
 
 const ApiVersions = { request: ApiVersionsRequest, response: ApiVersionsResponse };
 const hello = { clientSoftwareName: 'fuzz', clientSoftwareVersion: '1' };
 const FRAMES_PER_API = Number(process.env.LIVE_FUZZ_FRAMES ?? 300);
-
-function frame(apiKey: number, version: number, body: Buffer, correlationId: number): Buffer {
-  const w = new Writer();
-  w.int32(0);
-  writeRequestHeader(w, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: 'fuzz' });
-  w.raw(body);
-  const bytes = Buffer.from(w.toBuffer());
-  bytes.writeInt32BE(bytes.length - 4, 0);
-  return bytes;
-}
 
 test('mutated requests of every served API never take the broker down or stop it serving others', async (t) => {
   const broker = await startBroker({
@@ -43,7 +31,7 @@ test('mutated requests of every served API never take the broker down or stop it
       for (const key of ['maxWaitMs', 'timeoutMs', 'sessionTimeoutMs', 'rebalanceTimeoutMs']) {
         if (typeof message[key] === 'number') message[key] = (message[key] as number) & 0xff;
       }
-      const valid = frame(apiKey, version, codec.encode(message, version), i);
+      const valid = requestFrame(apiKey, version, codec.encode(message, version), i);
       // Half valid-but-random requests, half broken ones.
       frames.push(i % 2 === 0 ? valid : mutate(valid));
     }

@@ -4,6 +4,17 @@ import { readResponseHeader, writeRequestHeader } from '../../src/protocol/heade
 import { Reader } from '../../src/protocol/reader.ts';
 import { Writer } from '../../src/protocol/writer.ts';
 
+/** A request frame (size prefix included) around an already encoded body. */
+export function requestFrame(apiKey: number, version: number, body: Buffer, correlationId: number): Buffer {
+  const w = new Writer();
+  w.int32(0);
+  writeRequestHeader(w, { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId: 'raw-test' });
+  w.raw(body);
+  const bytes = Buffer.from(w.toBuffer());
+  bytes.writeInt32BE(bytes.length - 4, 0);
+  return bytes;
+}
+
 /**
  * A bare Kafka protocol client for tests: sends requests encoded with our codecs and reads
  * raw frames, so tests can check exactly what the broker answers (or that it closes).
