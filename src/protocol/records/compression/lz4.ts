@@ -1,8 +1,10 @@
-import { compressFrameSync, decompressFrameSync } from 'lz4-napi';
 import { DecodeError } from '../../errors.ts';
 import { CompressionCodec } from '../batch-header.ts';
+import { lazyBinding } from './native.ts';
 import { asBuffer, type Codec, type DecompressOptions, reason } from './types.ts';
 import { xxhash32 } from './xxhash32.ts';
+
+const lz4Napi = lazyBinding<typeof import('lz4-napi')>('lz4-napi');
 
 const FRAME_MAGIC = 0x184d2204;
 const SKIPPABLE_MAGIC_MIN = 0x184d2a50;
@@ -105,7 +107,7 @@ function decompressFrames(data: Buffer, o: DecompressOptions, repairHeaderChecks
       frame[hcAt] = (xxhash32(frame, 4, hcAt) >>> 8) & 0xff;
     }
     try {
-      parts.push(decompressFrameSync(frame));
+      parts.push(lz4Napi().decompressFrameSync(frame));
     } catch (e) {
       throw new DecodeError(`Cannot decompress lz4 frame: ${reason(e)}`, (o.position ?? 0) + f.start);
     }
@@ -133,7 +135,7 @@ function decompressSync(data: Uint8Array, o: DecompressOptions): Buffer {
 }
 
 function compressSync(data: Uint8Array): Buffer {
-  return compressFrameSync(asBuffer(data));
+  return lz4Napi().compressFrameSync(asBuffer(data));
 }
 
 // LZ4 runs at memory speed; a thread-pool hop would cost more than it saves on batches.

@@ -1,7 +1,9 @@
-import { compressSync as snappyCompress, uncompressSync as snappyUncompress } from 'snappy';
 import { DecodeError } from '../../errors.ts';
 import { CompressionCodec } from '../batch-header.ts';
+import { lazyBinding } from './native.ts';
 import { asBuffer, type Codec, type DecompressOptions, reason } from './types.ts';
+
+const snappyLib = lazyBinding<typeof import('snappy')>('snappy');
 
 /** Header of the stream format of snappy-java, which the Java client writes. */
 export const XERIAL_MAGIC = Buffer.from([0x82, 0x53, 0x4e, 0x41, 0x50, 0x50, 0x59, 0x00]);
@@ -78,7 +80,7 @@ function decompressSync(input: Uint8Array, o: DecompressOptions): Buffer {
   const parts: Buffer[] = [];
   for (const b of blocks(data, o)) {
     try {
-      parts.push(snappyUncompress(data.subarray(b.start, b.end), { asBuffer: true }) as Buffer);
+      parts.push(snappyLib().uncompressSync(data.subarray(b.start, b.end), { asBuffer: true }) as Buffer);
     } catch (e) {
       throw new DecodeError(`Cannot decompress snappy block: ${reason(e)}`, (o.position ?? 0) + b.start);
     }
@@ -95,7 +97,7 @@ function compressSync(input: Uint8Array): Buffer {
   header.writeInt32BE(XERIAL_MIN_COMPATIBLE_VERSION, 12);
   const parts: Buffer[] = [header];
   for (let at = 0; at < data.length; at += XERIAL_BLOCK_SIZE) {
-    const block = snappyCompress(data.subarray(at, Math.min(data.length, at + XERIAL_BLOCK_SIZE)));
+    const block = snappyLib().compressSync(data.subarray(at, Math.min(data.length, at + XERIAL_BLOCK_SIZE)));
     const length = Buffer.alloc(4);
     length.writeInt32BE(block.length, 0);
     parts.push(length, block);

@@ -1,7 +1,9 @@
-import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
 import { DecodeError } from '../../errors.ts';
 import { CompressionCodec } from '../batch-header.ts';
+import { lazyBinding } from './native.ts';
 import { asBuffer, type Codec, type DecompressOptions, reason } from './types.ts';
+
+const zstdLib = lazyBinding<typeof import('@mongodb-js/zstd')>('@mongodb-js/zstd');
 
 const FRAME_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
@@ -106,7 +108,7 @@ async function decompress(input: Uint8Array, o: DecompressOptions): Promise<Buff
   checkBounds(data, o);
   let out: Buffer;
   try {
-    out = await zstdDecompress(data);
+    out = await zstdLib().decompress(data);
   } catch (e) {
     throw new DecodeError(`Cannot decompress zstd data: ${reason(e)}`, o.position ?? 0);
   }
@@ -120,7 +122,7 @@ async function decompress(input: Uint8Array, o: DecompressOptions): Promise<Buff
 export const zstd: Codec = {
   id: CompressionCodec.Zstd,
   name: 'zstd',
-  compress: (data, level) => zstdCompress(asBuffer(data), level ?? ZSTD_DEFAULT_LEVEL),
+  compress: (data, level) => zstdLib().compress(asBuffer(data), level ?? ZSTD_DEFAULT_LEVEL),
   compressSync: null,
   decompress,
   decompressSync: null,
