@@ -21,12 +21,12 @@ import {
 
 /** A topic as the handlers see it: the topic ID in Kafka's printed (base64url) form. */
 export interface TopicInfo {
-  name: string;
-  topicId: string;
-  partitionCount: number;
-  replicationFactor: number;
-  configs: Readonly<Record<string, string>>;
-  isInternal: boolean;
+  readonly name: string;
+  readonly topicId: string;
+  readonly partitionCount: number;
+  readonly replicationFactor: number;
+  readonly configs: Readonly<Record<string, string>>;
+  readonly isInternal: boolean;
 }
 
 export interface CreateTopicRequest {
@@ -425,13 +425,24 @@ function validateConfigs(cannot: string, configs: Readonly<Record<string, string
   }
 }
 
+/**
+ * The TopicStore replaces a record on every change and never mutates one, so the view of
+ * a record can be built once: produce and fetch look topics up per partition per request.
+ */
+const infos = new WeakMap<TopicRecord, TopicInfo>();
+
 function toInfo(record: TopicRecord): TopicInfo {
-  return {
-    name: record.name,
-    topicId: uuidHexToWire(record.topicId),
-    partitionCount: record.partitionCount,
-    replicationFactor: record.replicationFactor,
-    configs: record.configs,
-    isInternal: INTERNAL_TOPICS.has(record.name),
-  };
+  let info = infos.get(record);
+  if (info === undefined) {
+    info = {
+      name: record.name,
+      topicId: uuidHexToWire(record.topicId),
+      partitionCount: record.partitionCount,
+      replicationFactor: record.replicationFactor,
+      configs: record.configs,
+      isInternal: INTERNAL_TOPICS.has(record.name),
+    };
+    infos.set(record, info);
+  }
+  return info;
 }
