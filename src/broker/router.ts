@@ -11,6 +11,15 @@ import { RateLimitedLog } from './logger.ts';
 import type { Connection, FrameOutcome } from './net/connection.ts';
 
 /**
+ * Below Buffer.poolSize / 2, so a response writer is a slice of Node's shared pool rather than
+ * an allocation of its own, and enough for the usual small responses (Produce, heartbeats,
+ * offsets, and Fetch, whose large record sets are referenced, not copied) not to grow.
+ */
+const RESPONSE_INITIAL_SIZE = 2048;
+/** Byte fields from this size on are written by reference: below it a copy costs less than a chunk. */
+const RESPONSE_REFERENCE_BYTES_FROM = 16 * 1024;
+
+/**
  * Routes request frames to the handler of their API. It owns the only decode and encode
  * of each request and response, so handlers see typed messages only; ApiVersions is
  * answered from the same registry, so what is advertised is exactly what is routed.
@@ -74,14 +83,19 @@ export class Router {
     return { response: this.#encode(handler, response, context) };
   }
 
-  #encode(handler: ApiHandler, response: unknown, context: RequestContext): Buffer {
-    const w = new Writer(512);
+  /**
+   * Large byte fields (Fetch records) are not copied: the response is the writer's chunks,
+   * which the connection writes in one writev, and the record buffers stay referenced until then.
+   */
+  #encode(handler: ApiHandler, response: unknown, context: RequestContext): Buffer | Buffer[] {
+    const w = new Writer(RESPONSE_INITIAL_SIZE, { referenceBytesFrom: RESPONSE_REFERENCE_BYTES_FROM });
     w.int32(0); // size, filled in below
     writeResponseHeader(w, { correlationId: context.correlationId }, context.apiKey, context.apiVersion);
     handler.response.write(w, response, context.apiVersion);
-    const bytes = w.toBuffer();
-    bytes.writeInt32BE(bytes.length - 4, 0);
-    return bytes;
+    const chunks = w.chunks();
+    // The first chunk starts at the prefix even if the writer has since moved to a new buffer.
+    chunks[0]!.writeInt32BE(w.length - 4, 0);
+    return chunks.length === 1 ? chunks[0]! : chunks;
   }
 
   /**

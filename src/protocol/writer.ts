@@ -2,28 +2,73 @@ import { EncodeError } from './errors.ts';
 
 const INITIAL_SIZE = 256;
 
+export interface WriterOptions {
+  /**
+   * Byte fields (`bytes`, `compactBytes` and their nullable forms) at least this long are
+   * kept by reference instead of copied; `chunks()` then returns the output in parts.
+   * The caller must not change a referenced array until the output has been used.
+   */
+  referenceBytesFrom?: number;
+}
+
 /** A growable big-endian byte writer. */
 export class Writer {
   buffer: Buffer;
+  /** Write position in `buffer`; equals `length` until a byte field has been referenced. */
   offset = 0;
+  readonly #referenceFrom: number;
+  /** Finished output before `buffer[#start]`: slices of earlier buffers and referenced fields. */
+  readonly #parts: Buffer[] = [];
+  #partsLength = 0;
+  /** Where the bytes not yet in `#parts` begin in `buffer`. */
+  #start = 0;
 
-  constructor(size = INITIAL_SIZE) {
+  constructor(size = INITIAL_SIZE, options?: WriterOptions) {
     this.buffer = Buffer.allocUnsafe(size);
+    this.#referenceFrom = options?.referenceBytesFrom ?? Number.POSITIVE_INFINITY;
+    if (!(this.#referenceFrom > 0)) throw new RangeError('referenceBytesFrom must be positive');
   }
 
+  /**
+   * Makes room for n more bytes. Slices already moved to `#parts` keep pointing into the
+   * old buffer, so only the bytes after `#start` are carried over to the new one.
+   */
   private ensure(n: number): void {
-    const need = this.offset + n;
-    if (need <= this.buffer.length) return;
-    let size = this.buffer.length * 2;
+    if (this.offset + n <= this.buffer.length) return;
+    const pending = this.offset - this.#start;
+    const need = pending + n;
+    let size = this.#start === 0 ? this.buffer.length * 2 : this.buffer.length;
     while (size < need) size *= 2;
     const next = Buffer.allocUnsafe(size);
-    this.buffer.copy(next, 0, 0, this.offset);
+    this.buffer.copy(next, 0, this.#start, this.offset);
     this.buffer = next;
+    this.offset = pending;
+    this.#start = 0;
   }
 
-  /** The bytes written so far, sharing memory with the writer. */
+  /** Bytes written so far. */
+  get length(): number {
+    return this.#partsLength + this.offset - this.#start;
+  }
+
+  /**
+   * The bytes written so far in one buffer: sharing memory with the writer when nothing was
+   * referenced, else a fresh concatenation of `chunks()`.
+   */
   toBuffer(): Buffer {
-    return this.buffer.subarray(0, this.offset);
+    if (this.#parts.length === 0) return this.buffer.subarray(0, this.offset);
+    return Buffer.concat(this.chunks(), this.length);
+  }
+
+  /**
+   * The bytes written so far as consecutive chunks (at least one), sharing memory with the
+   * writer and with referenced fields: writing into a chunk changes the output.
+   */
+  chunks(): Buffer[] {
+    if (this.#parts.length === 0) return [this.buffer.subarray(0, this.offset)];
+    const out = this.#parts.slice();
+    if (this.offset > this.#start) out.push(this.buffer.subarray(this.#start, this.offset));
+    return out;
   }
 
   int8(v: number): this {
@@ -146,7 +191,7 @@ export class Writer {
   }
 
   bytes(v: Uint8Array): this {
-    return this.int32(v.length).raw(v);
+    return this.int32(v.length).#field(v);
   }
 
   nullableBytes(v: Uint8Array | null): this {
@@ -154,7 +199,20 @@ export class Writer {
   }
 
   compactBytes(v: Uint8Array): this {
-    return this.uvarint(v.length + 1).raw(v);
+    return this.uvarint(v.length + 1).#field(v);
+  }
+
+  /** The body of a byte field: copied, or referenced when it is long enough. */
+  #field(v: Uint8Array): this {
+    if (v.length < this.#referenceFrom) return this.raw(v);
+    if (this.offset > this.#start) {
+      this.#parts.push(this.buffer.subarray(this.#start, this.offset));
+      this.#partsLength += this.offset - this.#start;
+      this.#start = this.offset;
+    }
+    this.#parts.push(Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength));
+    this.#partsLength += v.length;
+    return this;
   }
 
   compactNullableBytes(v: Uint8Array | null): this {

@@ -11,8 +11,11 @@ export interface ConnectionLimits {
   requestTimeoutMs: number;
 }
 
-/** What handling one request frame produced: response bytes (size prefix included), nothing, or a reason to close. */
-export type FrameOutcome = { response: Buffer } | { response: null } | { close: string };
+/**
+ * What handling one request frame produced: response bytes (size prefix included; several
+ * chunks are written back to back, as one response), nothing, or a reason to close.
+ */
+export type FrameOutcome = { response: Buffer | Buffer[] } | { response: null } | { close: string };
 
 export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<FrameOutcome>;
 
@@ -183,7 +186,8 @@ export class Connection {
       if (outcome.response !== null) {
         if (!wrote) this.socket.cork();
         wrote = true;
-        this.socket.write(outcome.response);
+        if (Array.isArray(outcome.response)) for (const chunk of outcome.response) this.socket.write(chunk);
+        else this.socket.write(outcome.response);
       }
     }
     if (wrote) this.socket.uncork();
