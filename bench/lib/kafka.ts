@@ -1,7 +1,7 @@
 // A pipelined Kafka protocol connection for load generation, built on our codecs. Requests
 // are pre-encoded frames written back to back; responses come back in request order on one
 // connection (the protocol guarantees it), so a FIFO of callbacks is all the matching needed.
-import { connect, type Socket } from 'node:net';
+import { Socket, type SocketConstructorOpts } from 'node:net';
 import type { MessageCodec } from '../../src/protocol/codec.ts';
 import { ZERO_UUID } from '../../src/protocol/codec.ts';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.ts';
@@ -20,33 +20,56 @@ export const FETCH_VERSION = 12;
 
 type Callback = (frame: Buffer | null) => void;
 
-/** One TCP connection with any number of requests in flight. */
+/** Socket reads land back to back in one buffer this large (or twice a frame that needs more). */
+const READ_BUFFER_BYTES = 8 * 1024 * 1024;
+/** Below this much room left, the next read goes to a fresh buffer. */
+const MIN_READ_ROOM = 256 * 1024;
+
+/**
+ * One TCP connection with any number of requests in flight.
+ *
+ * The kernel copies responses straight into one large buffer (the socket's `onread`
+ * option), so a 1 MiB Fetch response is neither assembled from 64 KiB chunks nor copied
+ * again: a load generator must cost less than what it measures. Frames handed to callers
+ * are views of that buffer and stay valid: a full buffer is replaced, never reused.
+ */
 export class KafkaConnection {
   readonly socket: Socket;
   readonly #waiting: Callback[] = [];
-  #chunks: Buffer[] = [];
-  #buffered = 0;
-  #need = 4;
+  #buffer = Buffer.allocUnsafe(READ_BUFFER_BYTES);
+  /** Unconsumed bytes are #buffer[#start, #end). */
+  #start = 0;
+  #end = 0;
   #closed = false;
 
-  private constructor(socket: Socket) {
-    this.socket = socket;
-    socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('close', () => {
+  private constructor() {
+    // Node accepts `onread` here as in connect() (its typings list it only there).
+    this.socket = new Socket({
+      onread: {
+        // Asked before every read: where the next one lands.
+        buffer: () => this.#readRoom(),
+        callback: (n: number) => {
+          this.#onRead(n);
+          return true; // keep reading
+        },
+      },
+    } as SocketConstructorOpts);
+    this.socket.setNoDelay(true);
+    this.socket.on('close', () => {
       this.#closed = true;
       for (const cb of this.#waiting.splice(0)) cb(null);
     });
-    socket.on('error', () => {});
+    this.socket.on('error', () => {});
   }
 
   static connect(port: number, host = '127.0.0.1'): Promise<KafkaConnection> {
+    const conn = new KafkaConnection();
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => {
-        socket.off('error', reject);
-        resolve(new KafkaConnection(socket));
+      conn.socket.once('error', reject);
+      conn.socket.connect({ port, host }, () => {
+        conn.socket.off('error', reject);
+        resolve(conn);
       });
-      socket.once('error', reject);
     });
   }
 
@@ -78,25 +101,28 @@ export class KafkaConnection {
     this.socket.destroy();
   }
 
-  // Collects chunks until a whole frame is there, then concatenates once: a 1 MiB fetch
-  // response arrives in many socket reads and must not be copied once per read.
-  #onData(chunk: Buffer): void {
-    this.#chunks.push(chunk);
-    this.#buffered += chunk.length;
-    while (this.#buffered >= this.#need) {
-      const all = this.#chunks.length === 1 ? this.#chunks[0]! : Buffer.concat(this.#chunks, this.#buffered);
-      let pos = 0;
-      while (all.length - pos >= 4) {
-        const size = all.readInt32BE(pos);
-        if (all.length - pos < 4 + size) break;
-        const frame = all.subarray(pos + 4, pos + 4 + size);
-        pos += 4 + size;
-        this.#waiting.shift()?.(frame);
-      }
-      const rest = all.subarray(pos);
-      this.#chunks = rest.length > 0 ? [rest] : [];
-      this.#buffered = rest.length;
-      this.#need = rest.length >= 4 ? 4 + rest.readInt32BE(0) : 4;
+  /** The free part of the read buffer, after moving to a fresh buffer when it is nearly full. */
+  #readRoom(): Buffer {
+    const pending = this.#end - this.#start;
+    const need = pending >= 4 ? 4 + this.#buffer.readInt32BE(this.#start) : 4;
+    if (this.#buffer.length - this.#end < Math.max(MIN_READ_ROOM, need - pending)) {
+      const next = Buffer.allocUnsafe(Math.max(READ_BUFFER_BYTES, 2 * need));
+      this.#buffer.copy(next, 0, this.#start, this.#end);
+      this.#buffer = next;
+      this.#start = 0;
+      this.#end = pending;
+    }
+    return this.#buffer.subarray(this.#end);
+  }
+
+  #onRead(n: number): void {
+    this.#end += n;
+    while (this.#end - this.#start >= 4) {
+      const size = this.#buffer.readInt32BE(this.#start);
+      if (this.#end - this.#start < 4 + size) break;
+      const frame = this.#buffer.subarray(this.#start + 4, this.#start + 4 + size);
+      this.#start += 4 + size;
+      this.#waiting.shift()?.(frame);
     }
   }
 }

@@ -22,6 +22,8 @@ export interface ClientRun {
   recordsPerSec: number;
   /** Broker CPU seconds per wall second. */
   brokerCpu: number;
+  /** kcat's CPU seconds per wall second. */
+  clientCpu: number;
   command: string;
 }
 
@@ -33,7 +35,10 @@ async function timed(
 ): Promise<Omit<ClientRun, 'command'>> {
   const cpu0 = cpuSecondsOf(broker.pid);
   const t0 = performance.now();
-  const child = spawn('kcat', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Run under sh so that its `times` reports kcat's own CPU time when kcat has exited.
+  const child = spawn('sh', ['-c', 'kcat "$@"; code=$?; times >&2; exit $code', 'sh', ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let lines = 0;
   let err = '';
   child.stdout.on('data', (d: Buffer) => {
@@ -49,7 +54,21 @@ async function timed(
   if (code !== 0) throw new Error(`kcat ${args.join(' ')} exited with ${code}: ${err.slice(-2000)}`);
   const records = stdin === null ? lines : expect;
   if (stdin === null && records !== expect) throw new Error(`kcat consumed ${records} records, expected ${expect}`);
-  return { records, seconds, recordsPerSec: records / seconds, brokerCpu: (cpuSecondsOf(broker.pid) - cpu0) / seconds };
+  return {
+    records,
+    seconds,
+    recordsPerSec: records / seconds,
+    brokerCpu: (cpuSecondsOf(broker.pid) - cpu0) / seconds,
+    clientCpu: childrenCpuSeconds(err) / seconds,
+  };
+}
+
+/** The children's user + system seconds from the last line of sh's `times` ("0m1.250s 0m0.310s"). */
+function childrenCpuSeconds(stderr: string): number {
+  const last = stderr.trim().split('\n').at(-1) ?? '';
+  const parts = [...last.matchAll(/(\d+)m([\d.]+)s/g)];
+  if (parts.length !== 2) throw new Error(`Cannot read kcat's CPU time from "${last}"`);
+  return parts.reduce((sum, m) => sum + Number(m[1]) * 60 + Number(m[2]), 0);
 }
 
 /** kcat -P of `records` 1 KiB lines to a 1-partition page-cache topic (acks=1), then kcat -C of them back. */
