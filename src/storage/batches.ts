@@ -1,5 +1,6 @@
 import {
   BatchHeaderOffset,
+  batchCrcValid,
   LOG_OVERHEAD,
   MAGIC_V2,
   MIN_BATCH_LENGTH,
@@ -44,7 +45,8 @@ export const SCAN_HEADER_BYTES = BatchHeaderOffset.PRODUCER_ID;
 /**
  * Why the batch at `pos` cannot be a whole magic-2 batch ending by `end`, or null. Needs
  * SCAN_HEADER_BYTES of the header in `buf`, or reports the batch as short. It checks the
- * framing only; CRCs are checked by recovery (and by the produce validator upstream).
+ * framing only; CRCs are checked by the produce validator upstream, summarizeRecords for
+ * replica appends, recovery, and the first read of bytes this process did not append.
  */
 export function batchFramingProblem(buf: Buffer, pos: number, end: number): string | null {
   if (end - pos < RECORD_BATCH_OVERHEAD || buf.length - pos < SCAN_HEADER_BYTES) return 'truncated batch header';
@@ -72,7 +74,9 @@ export interface RecordsSummary {
  * Checks that `records` is a sequence of whole magic-2 batches no larger than
  * `maxBatchBytes` each, and sums up what the log needs to place them. One pass over the
  * headers, nothing per record. With `offsetsAssigned` (replica appends) the offsets the
- * batches carry must also increase.
+ * batches carry must also increase, and each batch's CRC must match, as Kafka's follower
+ * checks: reads trust appended batches (LogSegment), and a leader's were checked by the
+ * produce path.
  */
 export function summarizeRecords(
   records: Buffer,
@@ -97,6 +101,9 @@ export function summarizeRecords(
       if (batchCount === 0) firstOffset = base;
       else if (base <= lastOffset) throw new CorruptRecordError(operation, `offset ${base} goes backwards`, pos);
       lastOffset = base + BigInt(delta);
+      if (!batchCrcValid(records, pos)) {
+        throw new CorruptRecordError(operation, 'record batch CRC does not match its contents', pos);
+      }
     }
     offsetCount += delta + 1;
     batchCount++;

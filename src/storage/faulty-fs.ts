@@ -40,6 +40,10 @@ export interface Fault {
  * A StorageFs that forwards to another one (normally nodeFs) and injects faults on
  * request. It also counts calls per operation, which lets a test see group commit at work
  * (many appends, few fdatasyncs).
+ *
+ * `write` stands for both writev and writevSync: a fault, a crash point or a count applies
+ * to either, so a test need not know which one the code under test uses. A delay on
+ * writevSync blocks the thread, as a stalled disk would.
  */
 export class FaultyFs implements StorageFs {
   readonly inner: StorageFs;
@@ -59,6 +63,8 @@ export class FaultyFs implements StorageFs {
     removeTree: 0,
     syncDir: 0,
   };
+  /** How many of the `write` calls were the asynchronous writev (a threadpool round trip each). */
+  asyncWrites = 0;
   #faults: Array<Fault & { remaining: number }> = [];
   /** Calls of changing operations left before the simulated crash (see crashAfter); null when not armed. */
   #crashIn: number | null = null;
@@ -98,6 +104,7 @@ export class FaultyFs implements StorageFs {
 
   resetCounts(): void {
     for (const key of Object.keys(this.calls) as FsOperation[]) this.calls[key] = 0;
+    this.asyncWrites = 0;
   }
 
   /** Counts the call and returns the fault that fires for it, if any. */
@@ -199,11 +206,22 @@ class FaultyFile implements StorageFile {
   }
 
   async writev(buffers: readonly Buffer[], position: number): Promise<number> {
+    this.#owner.asyncWrites++;
     const fault = this.#owner.take('write', this.path);
     if (fault?.delayMs) await sleep(fault.delayMs);
     if (!fault?.errno) return this.#inner.writev(buffers, position);
     const torn = fault.tornAfterBytes ?? 0;
     const written = torn > 0 ? await this.#inner.writev([prefix(buffers, torn)], position) : 0;
+    if (fault.short) return written;
+    throw errnoError(fault.errno, 'write', this.path);
+  }
+
+  writevSync(buffers: readonly Buffer[], position: number): number {
+    const fault = this.#owner.take('write', this.path);
+    if (fault?.delayMs) sleepSync(fault.delayMs);
+    if (!fault?.errno) return this.#inner.writevSync(buffers, position);
+    const torn = fault.tornAfterBytes ?? 0;
+    const written = torn > 0 ? this.#inner.writevSync([prefix(buffers, torn)], position) : 0;
     if (fault.short) return written;
     throw errnoError(fault.errno, 'write', this.path);
   }
@@ -236,6 +254,10 @@ async function fire(fault: Fault | undefined, op: FsOperation, path: string): Pr
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 function matches(pattern: string | RegExp | undefined, path: string): boolean {

@@ -49,6 +49,12 @@ export interface StorageFile {
    * part-way: callers must compare.
    */
   writev(buffers: readonly Buffer[], position: number): Promise<number>;
+  /**
+   * writev on the calling thread: the same result and errors, without a threadpool round
+   * trip. For the append path, where copying a group into the page cache takes tens of µs
+   * and the round trip costs more than that; a stalled disk stalls the event loop meanwhile.
+   */
+  writevSync(buffers: readonly Buffer[], position: number): number;
   /** fdatasync: the file's data (and the size, which is metadata needed to read it) is on disk. */
   datasync(): Promise<void>;
   truncate(length: number): Promise<void>;
@@ -63,8 +69,9 @@ const OPEN_FLAGS: Record<OpenMode, number> = {
 };
 
 // The callback API is used instead of fs/promises: a FileHandle per segment costs an
-// object with its own close tracking and GC finalizer, and the hot path (writev +
-// fdatasync per group commit) should be two plain libuv requests and nothing else.
+// object with its own close tracking and GC finalizer, and the hot path (a synchronous
+// writev and at most one fdatasync per group commit) should be plain libuv requests and
+// nothing else.
 
 class NodeFile implements StorageFile {
   readonly path: string;
@@ -85,6 +92,10 @@ class NodeFile implements StorageFile {
     return new Promise((resolve, reject) => {
       fs.writev(this.#fd, buffers as Buffer[], position, (err, n) => (err ? reject(err) : resolve(n)));
     });
+  }
+
+  writevSync(buffers: readonly Buffer[], position: number): number {
+    return fs.writevSync(this.#fd, buffers as Buffer[], position);
   }
 
   datasync(): Promise<void> {

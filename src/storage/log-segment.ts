@@ -90,6 +90,8 @@ export class LogSegment {
    * `.cleaned` / `.swap` while the cleaner builds and swaps it in (see createCleaned).
    */
   #fileSuffix = '';
+  /** The log file's path, kept in step with #fileSuffix (#setFileSuffix): every read names it. */
+  #logPath: string;
   #file: StorageFile | null = null;
   #opening: Promise<StorageFile> | null = null;
   #size: number;
@@ -111,8 +113,22 @@ export class LogSegment {
   #pins = 0;
   #whenUnpinned: (() => Promise<void>) | null = null;
   #closed = false;
+  /**
+   * [#uncheckedFrom, #uncheckedTo): the bytes whose batch CRCs this process has not checked
+   * yet; reads check batches there, once (see #verifiedPrefix). Every other byte below the
+   * size was checked: by recovery, by an earlier read, or before it was appended (the
+   * produce path checks CRCs, replica appends are checked by the log, the cleaner checks
+   * what it copies and computes what it writes). Both ends lie on batch boundaries; the
+   * range is [0, size) for a segment opened from disk and not recovered, empty otherwise,
+   * and it only ever shrinks: reads move the start up past the batches they checked, and a
+   * truncation pulls both ends down to the cut, so the bytes in the range never change.
+   */
+  #uncheckedFrom = 0;
+  #uncheckedTo: number;
   /** How many times this segment's indexes had to be rebuilt from the log (tests look). */
   indexRebuilds = 0;
+  /** How many batch CRCs reads have checked (tests look). */
+  readCrcChecks = 0;
 
   private constructor(fsys: StorageFs, dir: string, baseOffset: bigint, size: number, indexIntervalBytes: number) {
     this.#fs = fsys;
@@ -120,6 +136,8 @@ export class LogSegment {
     this.baseOffset = baseOffset;
     this.#size = size;
     this.#indexIntervalBytes = indexIntervalBytes;
+    this.#logPath = segmentFilePath(dir, baseOffset, LOG_FILE_SUFFIX);
+    this.#uncheckedTo = size;
   }
 
   /**
@@ -156,7 +174,7 @@ export class LogSegment {
     indexIntervalBytes: number,
   ): Promise<LogSegment> {
     const seg = new LogSegment(fsys, dir, baseOffset, 0, indexIntervalBytes);
-    seg.#fileSuffix = CLEANED_FILE_SUFFIX;
+    seg.#setFileSuffix(CLEANED_FILE_SUFFIX);
     seg.#file = await fsys.open(seg.logPath, 'create');
     seg.#offsetIndex = new OffsetIndex();
     seg.#timeIndex = new TimeIndex();
@@ -217,7 +235,12 @@ export class LogSegment {
   }
 
   get logPath(): string {
-    return segmentFilePath(this.dir, this.baseOffset, LOG_FILE_SUFFIX) + this.#fileSuffix;
+    return this.#logPath;
+  }
+
+  #setFileSuffix(suffix: string): void {
+    this.#fileSuffix = suffix;
+    this.#logPath = segmentFilePath(this.dir, this.baseOffset, LOG_FILE_SUFFIX) + suffix;
   }
 
   get indexPath(): string {
@@ -268,8 +291,14 @@ export class LogSegment {
    * recorded unless every byte was written; a failed or short write is cut back off the
    * file, and the SegmentWriteError says whether that worked.
    *
+   * The write is synchronous: copying a group into the page cache takes tens of µs, less
+   * than a threadpool round trip. Only the fdatasync (see sync) goes to the pool, so an
+   * append to a page-cache topic makes no round trip at all. The buffers have been copied
+   * by the time this returns or throws.
+   *
    * Assumes: called from the log's serial queue on the active segment; the relative
-   * offsets fit in int32 (the log rolls before they would not).
+   * offsets fit in int32 (the log rolls before they would not); every batch's CRC was
+   * checked (reads do not check it again, see #uncheckedFrom).
    */
   async append(
     buffers: readonly Buffer[],
@@ -282,7 +311,7 @@ export class LogSegment {
     const position = this.#size;
     let written: number;
     try {
-      written = await file.writev(buffers, position);
+      written = file.writevSync(buffers, position);
     } catch (err) {
       throw await this.#undoWrite(file, position, err);
     }
@@ -377,7 +406,7 @@ export class LogSegment {
   async renameLogFile(suffix: string): Promise<void> {
     const to = segmentFilePath(this.dir, this.baseOffset, LOG_FILE_SUFFIX) + suffix;
     await this.#fs.rename(this.logPath, to);
-    this.#fileSuffix = suffix;
+    this.#setFileSuffix(suffix);
   }
 
   /** Closes and removes a segment the cleaner built but did not swap in. */
@@ -440,6 +469,9 @@ export class LogSegment {
       return false;
     }
     this.#endOffset = endOffset;
+    // Only headers were looked at: reads check the CRCs of what was there before the restart.
+    this.#uncheckedFrom = 0;
+    this.#uncheckedTo = this.#size;
     return true;
   }
 
@@ -465,6 +497,9 @@ export class LogSegment {
     });
     this.#endOffset = expected;
     this.#size = scan.position;
+    // Every batch below the cut had its CRC checked just now.
+    this.#uncheckedFrom = 0;
+    this.#uncheckedTo = 0;
     if (scan.position < fileSize) {
       await this.#file!.truncate(scan.position);
       await this.#file!.datasync();
@@ -647,15 +682,20 @@ export class LogSegment {
     this.#pins++;
     try {
       if (maxPosition <= 0) return null;
-      await this.#ensureIndexes();
+      // Loaded and open after the first read: no await (a promise turn each) for those.
+      if (this.#offsetIndex === null) await this.#ensureIndexes();
       const relative = offset <= this.baseOffset ? 0 : Number(offset - this.baseOffset);
       let pos = relative > INT32_MAX ? maxPosition : this.#offsetIndex!.lookupPosition(relative);
-      const file = await this.#openFile();
+      const file = this.#file ?? (await this.#openFile());
       // One read usually serves both the search from the index entry and the data.
       const window = new ReadWindow(file, maxPosition, this.#indexIntervalBytes + Math.max(maxBytes, 0) + 4096);
+      const path = this.#logPath;
       let start = -1;
       while (pos < maxPosition) {
-        const at = await window.header(pos, this.logPath);
+        // Most headers are in the window already: no await (and no promise) for those.
+        let at = window.find(pos);
+        if (at < 0) at = await window.load(pos);
+        window.check(at, pos, path);
         const last = batchBaseOffsetAt(window.buf, at) + BigInt(lastOffsetDeltaAt(window.buf, at));
         if (last >= offset) {
           start = pos;
@@ -666,16 +706,55 @@ export class LogSegment {
       if (start < 0) return null;
       let end = start;
       while (end < maxPosition) {
-        const at = await window.header(end, this.logPath);
+        let at = window.find(end);
+        if (at < 0) at = await window.load(end);
+        window.check(at, end, path);
         const size = batchSizeAt(window.buf, at);
         if (end - start + size > maxBytes && !(end === start && minOneBatch)) break;
         end += size;
       }
       if (end === start) return EMPTY;
-      return verifiedPrefix(await window.bytes(start, end, this.logPath), start, this.logPath);
+      const bytes = window.slice(start, end) ?? (await window.bytes(start, end, path));
+      if (start >= this.#uncheckedTo || end <= this.#uncheckedFrom) return bytes;
+      return this.#verifiedPrefix(bytes, start);
     } finally {
       this.#unpin();
     }
+  }
+
+  /**
+   * The batches of `bytes` (read at `filePosition`) up to the first whose CRC does not
+   * match, so that a byte the disk flipped is never served as data. Only batches in the
+   * unchecked range are hashed, and those that pass right at its start are taken out of it,
+   * so each batch is hashed once however often it is read; a corrupt one stays in the range
+   * and fails every read that reaches it. A bad first batch throws: the reader cannot skip
+   * it, and the error names the file and position for the one log line the caller writes.
+   */
+  #verifiedPrefix(bytes: Buffer, filePosition: number): Buffer {
+    let pos = 0;
+    while (pos < bytes.length) {
+      const at = filePosition + pos;
+      const size = batchSizeAt(bytes, pos);
+      if (at >= this.#uncheckedFrom && at < this.#uncheckedTo) {
+        this.readCrcChecks++;
+        if (!batchCrcValid(bytes, pos)) {
+          if (pos === 0) {
+            throw new CorruptRecordError(
+              `read "${this.#logPath}"`,
+              'record batch CRC does not match its contents',
+              filePosition,
+            );
+          }
+          return bytes.subarray(0, pos);
+        }
+        if (at === this.#uncheckedFrom) {
+          this.#uncheckedFrom = at + size;
+          if (this.#uncheckedFrom >= this.#uncheckedTo) this.#uncheckedFrom = this.#uncheckedTo = 0;
+        }
+      }
+      pos += size;
+    }
+    return bytes;
   }
 
   /**
@@ -810,6 +889,8 @@ export class LogSegment {
     const file = await this.#openFile();
     this.#active = true;
     if (batch !== null) {
+      this.#uncheckedFrom = Math.min(this.#uncheckedFrom, batch.position);
+      this.#uncheckedTo = Math.min(this.#uncheckedTo, batch.position);
       await file.truncate(batch.position);
       await file.datasync();
       this.#size = batch.position;
@@ -861,7 +942,7 @@ export class LogSegment {
   async markForDeletion(unlinkDelayMs = 0): Promise<void> {
     const paths = [this.logPath, this.indexPath, this.timeIndexPath];
     await this.#fs.rename(paths[0]!, paths[0] + DELETED_FILE_SUFFIX);
-    this.#fileSuffix += DELETED_FILE_SUFFIX;
+    this.#setFileSuffix(this.#fileSuffix + DELETED_FILE_SUFFIX);
     const renamed = [this.logPath, this.indexPath, this.timeIndexPath];
     // Index files are derived data: one that cannot be renamed is an orphan without its
     // log file, which the next open removes.
@@ -901,43 +982,37 @@ class ReadWindow {
     this.#size = size;
   }
 
-  /** Index in `buf` of the batch header at file position `pos`, after checking its framing. */
-  async header(pos: number, path: string): Promise<number> {
-    let at = pos - this.#start;
-    if (at < 0 || at + SCAN_HEADER_BYTES > this.buf.length) {
-      this.buf = await readFully(this.#file, pos, Math.min(this.#size, this.#limit - pos));
-      this.#start = pos;
-      at = 0;
-    }
-    const problem = batchFramingProblem(this.buf, at, this.#limit - this.#start);
-    if (problem !== null) throw new CorruptRecordError(`read "${path}"`, problem, pos);
-    return at;
+  /** Index in `buf` of the batch header at file position `pos`, or -1 when the window does not hold it (then load). */
+  find(pos: number): number {
+    const at = pos - this.#start;
+    return at < 0 || at + SCAN_HEADER_BYTES > this.buf.length ? -1 : at;
   }
 
-  async bytes(from: number, to: number, path: string): Promise<Buffer> {
+  /** Refills the window from file position `pos`; returns the index of `pos` in `buf` (0). */
+  async load(pos: number): Promise<number> {
+    this.buf = await readFully(this.#file, pos, Math.min(this.#size, this.#limit - pos));
+    this.#start = pos;
+    return 0;
+  }
+
+  /** Checks the framing of the batch header at `buf[at]` (file position `pos`). */
+  check(at: number, pos: number, path: string): void {
+    const problem = batchFramingProblem(this.buf, at, this.#limit - this.#start);
+    if (problem !== null) throw new CorruptRecordError(`read "${path}"`, problem, pos);
+  }
+
+  /** The bytes of [from, to) as a view into the window, or null when it does not hold them all (then bytes). */
+  slice(from: number, to: number): Buffer | null {
     const at = from - this.#start;
-    if (at >= 0 && to - this.#start <= this.buf.length) return this.buf.subarray(at, to - this.#start);
+    return at >= 0 && to - this.#start <= this.buf.length ? this.buf.subarray(at, to - this.#start) : null;
+  }
+
+  /** The bytes of [from, to), read from the file when the window does not hold them all. */
+  async bytes(from: number, to: number, path: string): Promise<Buffer> {
+    const inWindow = this.slice(from, to);
+    if (inWindow !== null) return inWindow;
     const out = await readFully(this.#file, from, to - from);
     if (out.length !== to - from) throw new CorruptRecordError(`read "${path}"`, 'file ends inside a batch', from);
     return out;
   }
-}
-
-/**
- * The batches of `bytes` up to the first whose CRC does not match, so that a byte the disk
- * flipped is never served as data. A bad first batch throws: the reader cannot skip it, and
- * the error names the file and position for the one log line the caller writes.
- */
-function verifiedPrefix(bytes: Buffer, filePosition: number, path: string): Buffer {
-  let pos = 0;
-  while (pos < bytes.length) {
-    if (!batchCrcValid(bytes, pos)) {
-      if (pos === 0) {
-        throw new CorruptRecordError(`read "${path}"`, 'record batch CRC does not match its contents', filePosition);
-      }
-      return bytes.subarray(0, pos);
-    }
-    pos += batchSizeAt(bytes, pos);
-  }
-  return bytes;
 }

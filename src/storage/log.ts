@@ -152,8 +152,10 @@ interface OffsetPosition {
  *
  * Durability and faults (the contract the produce path relies on):
  * - With the default `flush.messages=1`, an append resolves only after its bytes were
- *   fdatasync'ed. Appends that arrive while a write is in flight are queued and then
- *   written together with one writev and one fdatasync (group commit).
+ *   fdatasync'ed. Appends that arrive while a group is being written and synced are queued
+ *   and then written together with one writev and one fdatasync (group commit). The write
+ *   is synchronous (LogSegment.append), so the fdatasync is a group's only threadpool
+ *   round trip, and an append to a page-cache topic (below) makes none.
  * - With `flush.messages` > 1 (Kafka's page-cache mode, opt-in per topic) an append
  *   resolves after the write; fdatasync happens every `flush.messages` offsets and/or on a
  *   `flush.ms` timer, and always when a segment is rolled or the log is closed.
@@ -180,6 +182,10 @@ export class Log {
   readonly #clock: () => number;
   readonly #onOffline: ((log: Log, error: LogDirOfflineError) => void) | undefined;
   readonly #onTruncate: ((log: Log, endOffset: bigint) => void) | undefined;
+  /** `orders-0`, and the operation names of the hot paths' errors: built once, not per call. */
+  readonly #label: string;
+  readonly #appendOperation: string;
+  readonly #readOperation: string;
   #config: LogConfig;
   #segments: LogSegment[];
   #logStartOffset: bigint;
@@ -218,6 +224,9 @@ export class Log {
     this.#clock = opts.clock ?? Date.now;
     this.#onOffline = opts.onOffline;
     this.#onTruncate = opts.onTruncate;
+    this.#label = topicPartitionLabel(opts.topic, opts.partition);
+    this.#appendOperation = `append to "${this.#label}"`;
+    this.#readOperation = `read "${this.#label}"`;
     this.#config = opts.config ?? DEFAULT_LOG_CONFIG;
     this.#segments = segments;
     const active = segments[segments.length - 1]!;
@@ -314,7 +323,7 @@ export class Log {
   }
 
   get label(): string {
-    return topicPartitionLabel(this.topic, this.partition);
+    return this.#label;
   }
 
   get logStartOffset(): bigint {
@@ -400,7 +409,8 @@ export class Log {
    * batch's baseOffset in place), stamps the leader epoch and, for LogAppendTime topics,
    * the broker time. `records` is one or more whole magic-2 batches already validated by
    * the produce path (CRC, sequence numbers); only framing and `max.message.bytes` are
-   * checked here. The buffer is written as it is, without copying: the caller must not
+   * checked here, and reads trust those CRCs (they check only bytes this process did not
+   * append). The buffer is written as it is, without copying: the caller must not
    * reuse it until the promise settles.
    */
   appendAsLeader(records: Buffer, options: AppendOptions = {}): Promise<AppendInfo> {
@@ -416,7 +426,7 @@ export class Log {
   }
 
   #append(records: Buffer, asLeader: boolean, leaderEpoch: number, origin: AppendOrigin): Promise<AppendInfo> {
-    const operation = `append to "${this.label}"`;
+    const operation = this.#appendOperation;
     try {
       this.#checkUsable(operation);
       const summary = summarizeRecords(records, this.#config['max.message.bytes'], operation, !asLeader);
@@ -445,7 +455,7 @@ export class Log {
    * this returns; reads may run and see only bytes below the high watermark.
    */
   async #commitGroup(items: PendingAppend[]): Promise<void> {
-    const operation = `append to "${this.label}"`;
+    const operation = this.#appendOperation;
     let next = 0;
     let unacked: { item: PendingAppend; info: AppendInfo }[] = [];
     try {
@@ -590,7 +600,7 @@ export class Log {
     nowMs: number,
     unacked: { item: PendingAppend; info: AppendInfo }[],
   ): Promise<void> {
-    const operation = `append to "${this.label}"`;
+    const operation = this.#appendOperation;
     try {
       await segment.append(buffers, bytes, batches, endOffset, nowMs);
     } catch (err) {
@@ -716,7 +726,7 @@ export class Log {
    * at the end (or above the high watermark for consumer reads).
    */
   async read(offset: bigint, options: ReadOptions = {}): Promise<ReadResult> {
-    const operation = `read "${this.label}"`;
+    const operation = this.#readOperation;
     this.#checkUsable(operation);
     const maxBytes = options.maxBytes ?? 1 << 20;
     const isolation = options.isolation ?? 'high-watermark';

@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { DecodeError } from '../../src/protocol/errors.ts';
 import { CompressionCodec } from '../../src/protocol/records/batch-header.ts';
 import { ControlRecordType, createControlBatch } from '../../src/protocol/records/control-record.ts';
 import { decodeRecordBatches, encodeRecordBatch } from '../../src/protocol/records/record-batch.ts';
+import { filterBatch } from '../../src/storage/cleaner/batch-filter.ts';
 import { parseCheckpoint } from '../../src/storage/cleaner/checkpoint.ts';
+import { OffsetMap } from '../../src/storage/cleaner/offset-map.ts';
+import { TransactionTracker } from '../../src/storage/cleaner/transactions.ts';
 import type { Log } from '../../src/storage/log.ts';
 import { LogManager, type LogManagerOptions } from '../../src/storage/log-manager.ts';
 import {
@@ -583,3 +587,31 @@ describe('checkpoint and background cleaning', () => {
 function pad(offset: bigint): string {
   return offset.toString().padStart(20, '0');
 }
+
+describe('the batch filter', () => {
+  it('checks the CRC of an empty batch it keeps, as of every batch it writes: reads trust cleaned segments', async () => {
+    const empty = await encodeRecordBatch({
+      baseOffset: 40n,
+      partitionLeaderEpoch: 0,
+      attributes: 0,
+      lastOffsetDelta: 2,
+      baseTimestamp: 1_700_000_000_000n,
+      maxTimestamp: 1_700_000_000_000n,
+      producerId: 7n,
+      producerEpoch: 0,
+      baseSequence: 5,
+      records: [],
+    });
+    const ctx = {
+      map: new OffsetMap(16),
+      nowMs: 1_700_000_000_000,
+      deleteRetentionMs: 0,
+      transactions: new TransactionTracker([]),
+      keepEmpty: () => true,
+    };
+    assert.equal((await filterBatch(empty, ctx)).bytes, empty, 'a sound empty batch is kept as it is');
+    const flipped = Buffer.from(empty);
+    flipped.writeInt16BE(flipped.readInt16BE(57) ^ 1, 57);
+    await assert.rejects(filterBatch(flipped, ctx), DecodeError);
+  });
+});

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseLogConfig } from '../../src/storage/config.ts';
@@ -92,6 +92,56 @@ describe('group commit', () => {
     assert.equal(fs.calls.datasync, 2, 'the timer flushed the remaining 3 offsets');
     await log.flush();
     assert.equal(fs.calls.datasync, 2, 'nothing was left to flush');
+  });
+});
+
+describe('the append write', () => {
+  it('is synchronous: page-cache appends make no threadpool round trip, synced ones only the fdatasync', async () => {
+    const cached = await openLogAt('cached-0', { 'flush.messages': '1000' });
+    fs.resetCounts();
+    for (let i = 0; i < 10; i++) await cached.appendAsLeader(valuesBatch(`c${i}`, 1));
+    assert.deepEqual([fs.calls.write, fs.asyncWrites, fs.calls.datasync], [10, 0, 0]);
+    const synced = await openLog();
+    fs.resetCounts();
+    for (let i = 0; i < 5; i++) await synced.appendAsLeader(valuesBatch(`s${i}`, 1));
+    assert.deepEqual([fs.calls.write, fs.asyncWrites, fs.calls.datasync], [5, 0, 5]);
+    assert.equal(synced.highWatermark, 5n);
+  });
+
+  it('still takes the appends of one event-loop turn in one write', async () => {
+    const cached = await openLogAt('cached-0', { 'flush.messages': '1000' });
+    fs.resetCounts();
+    const results = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => cached.appendAsLeader(valuesBatch(`c${i}`, 1))),
+    );
+    assert.deepEqual(
+      results.map((r) => r.baseOffset),
+      Array.from({ length: 8 }, (_, i) => BigInt(i)),
+    );
+    assert.equal(fs.calls.write, 1);
+    assert.equal(fs.calls.datasync, 0);
+  });
+
+  it('FaultyFs fails, tears, shortens, delays and crashes writevSync as it does writev', async () => {
+    const path = join(dir, 'file.bin');
+    const file = await fs.open(path, 'create');
+    fs.resetCounts();
+    assert.equal(file.writevSync([Buffer.from('abc'), Buffer.from('def')], 0), 6);
+    fs.inject({ op: 'write', errno: 'ENOSPC', tornAfterBytes: 2, short: true });
+    assert.equal(file.writevSync([Buffer.from('ghij')], 6), 2, 'a disk filling up part-way: a short count');
+    fs.inject({ op: 'write', errno: 'EIO', tornAfterBytes: 1 });
+    assert.throws(() => file.writevSync([Buffer.from('ijk')], 8), { code: 'EIO' });
+    fs.inject({ op: 'write', path: 'other.bin', errno: 'EIO' });
+    fs.inject({ op: 'write', delayMs: 30 });
+    const started = performance.now();
+    assert.equal(file.writevSync([Buffer.from('!')], 9), 1);
+    assert.ok(performance.now() - started >= 25, 'the delay blocks, as a stalled disk would');
+    fs.clearFaults();
+    fs.crashAfter(0);
+    assert.throws(() => file.writevSync([Buffer.from('late')], 10), { code: 'EIO' });
+    assert.deepEqual([fs.calls.write, fs.asyncWrites], [5, 0]);
+    await file.close();
+    assert.equal((await readFile(path)).toString(), 'abcdefghi!');
   });
 });
 

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readdir, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, stat, truncate, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { parseLogConfig } from '../../src/storage/config.ts';
@@ -202,6 +202,16 @@ describe('Log append and read', () => {
       UnexpectedAppendOffsetError,
     );
     assert.deepEqual(await readAllValues(log), ['x', 'y', 'z']);
+  });
+
+  it('refuses a replica batch whose CRC does not match: reads trust what was appended', async () => {
+    const log = await openLog();
+    const bad = buildBatch([{ value: 'x' }, { value: 'y' }], { baseOffset: 0n });
+    bad[bad.length - 2]! ^= 0xff;
+    await assert.rejects(log.appendAsFollower(bad), CorruptRecordError);
+    assert.equal(log.logEndOffset, 0n);
+    await log.appendAsFollower(buildBatch([{ value: 'z' }], { baseOffset: 0n }));
+    assert.deepEqual(await readAllValues(log), ['z']);
   });
 });
 
@@ -455,5 +465,83 @@ describe('Log truncation', () => {
     await log.truncateFullyAndStartAt(100n);
     assert.deepEqual([log.logStartOffset, log.logEndOffset, log.numberOfSegments], [100n, 100n, 1]);
     assert.equal((await log.appendAsLeader(valuesBatch('x', 1))).baseOffset, 100n);
+  });
+});
+
+describe('Log read verification', () => {
+  const crcChecks = (log: Log) => log.segments.reduce((n, s) => n + s.readCrcChecks, 0);
+  const logFile = (base: bigint) => join(dir, 'orders-0', `${base.toString().padStart(20, '0')}.log`);
+
+  /** Flips a bit near the end of batch `index` (counted from 0) of a closed segment file. */
+  async function corruptBatch(path: string, index: number): Promise<void> {
+    const bytes = await readFile(path);
+    let pos = 0;
+    for (let i = 0; i < index; i++) pos += bytes.readInt32BE(pos + 8) + 12;
+    bytes[pos + bytes.readInt32BE(pos + 8) + 12 - 2]! ^= 0x10;
+    await writeFile(path, bytes);
+  }
+
+  it('checks each CRC once: never for batches this process appended, once for those it found on disk', async () => {
+    const config = { 'segment.bytes': '1000' };
+    let log = await openLog(config);
+    for (let i = 0; i < 40; i++) await log.appendAsLeader(valuesBatch(`v${i}`, 2));
+    assert.ok(log.numberOfSegments >= 3);
+    const values = await readAllValues(log);
+    assert.equal(values.length, 80);
+    assert.equal(crcChecks(log), 0, 'appended batches were checked by the produce path');
+    log = await reopen(log, config);
+    assert.deepEqual(await readAllValues(log), values);
+    assert.equal(crcChecks(log), 40, 'every batch found on disk, once');
+    assert.deepEqual(await readAllValues(log), values);
+    assert.equal(crcChecks(log), 40, 'and not again');
+    await log.appendAsLeader(valuesBatch('new', 1));
+    assert.deepEqual(await readAllValues(log, 80n), ['new-0']);
+    assert.equal(crcChecks(log), 40);
+  });
+
+  it('catches a batch corrupted while the broker was down on first read and on every read after, in the active segment too', async () => {
+    const config = { 'segment.bytes': '1000' };
+    let log = await openLog(config);
+    for (let i = 0; i < 40; i++) await log.appendAsLeader(valuesBatch(`v${i}`, 2));
+    const [first, , ...rest] = log.segmentBaseOffsets;
+    const active = rest.at(-1)!;
+    await log.close();
+    open.length = 0;
+    // A clean shutdown: the active segment's tail is trusted on open, its CRCs are not checked there.
+    await corruptBatch(logFile(first!), 1);
+    await corruptBatch(logFile(active), 1);
+    log = await openLog(config, { hadCleanShutdown: true });
+    for (const base of [first!, active]) {
+      const before = decodeBatches((await log.read(base)).records);
+      assert.deepEqual(
+        before.map((b) => b.baseOffset),
+        [base],
+        'the batch before the corrupt one is served alone',
+      );
+      for (let i = 0; i < 3; i++) await assert.rejects(log.read(base + 2n), CorruptRecordError);
+    }
+  });
+
+  it('a truncation pulls the unchecked range back to the cut: checked below it, trusted after it', async () => {
+    let log = await openLog();
+    for (let i = 0; i < 10; i++) await log.appendAsLeader(valuesBatch(`v${i}`, 1));
+    await log.close();
+    open.length = 0;
+    await corruptBatch(logFile(0n), 4);
+    log = await openLog({}, { hadCleanShutdown: true });
+    await log.truncateTo(7n);
+    assert.equal(log.logEndOffset, 7n);
+    for (let i = 0; i < 3; i++) await log.appendAsLeader(valuesBatch(`w${i}`, 1));
+    // Below the cut nothing changed: the corrupt batch is still caught.
+    await assert.rejects(log.read(4n), CorruptRecordError);
+    const checks = crcChecks(log);
+    // After it, every byte was appended by this process (over bytes that were unchecked before).
+    const after = decodeBatches((await log.read(7n)).records);
+    assert.deepEqual(
+      after.flatMap((b) => b.values),
+      ['w0-0', 'w1-0', 'w2-0'],
+    );
+    assert.equal(crcChecks(log), checks);
+    assert.deepEqual(decodeBatches((await log.read(5n)).records)[0]!.values, ['v5-0']);
   });
 });

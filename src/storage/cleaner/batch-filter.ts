@@ -1,3 +1,4 @@
+import { DecodeError } from '../../protocol/errors.ts';
 import {
   BatchHeaderOffset,
   COMPRESSION_CODEC_MASK,
@@ -76,7 +77,9 @@ export interface BatchFilterResult {
  *   survivors' bytes are copied as they are, unless a new horizon moves baseTimestamp. A
  *   batch that loses nothing and needs no horizon is written as it was.
  *
- * Throws DecodeError for a batch that is corrupt (CRC, framing, decompression).
+ * Throws DecodeError for a batch that is corrupt (CRC, framing, decompression). So every
+ * batch it returns had its CRC checked or was built here, which reads of the cleaned
+ * segment rely on: they do not check appended batches again (LogSegment).
  */
 export async function filterBatch(batch: Buffer, ctx: BatchFilterContext): Promise<BatchFilterResult> {
   const header = readBatchHeader(batch);
@@ -108,7 +111,12 @@ export async function filterBatch(batch: Buffer, ctx: BatchFilterContext): Promi
   const aborted = ctx.transactions.onBatchRead(header);
   if (header.recordCount === 0) {
     // An empty batch an earlier round kept for its producer: kept while it is still needed.
-    return ctx.keepEmpty(header) ? unchanged(false) : dropped();
+    if (!ctx.keepEmpty(header)) return dropped();
+    // Checked like every batch the cleaner writes: reads trust what was appended (LogSegment).
+    if (crc32c(batch, BatchHeaderOffset.ATTRIBUTES, batch.length) !== header.crc) {
+      throw new DecodeError('Record batch CRC does not match its content', BatchHeaderOffset.CRC);
+    }
+    return unchanged(false);
   }
   if (aborted) {
     await RecordScan.of(batch, header); // corrupt data is reported, not silently dropped
