@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { existsSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Connection, type FrameOutcome } from '../../src/broker/net/connection.ts';
 import { type StartedBroker, startBroker } from '../../src/broker/start-broker.ts';
 import { ApiKey } from '../../src/protocol/generated/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.ts';
@@ -266,4 +269,73 @@ describe('connection limits', () => {
     for (let i = 1; i <= 300; i++) assert.equal((await client.nextFrame())?.readInt32BE(0), i);
     client.close();
   });
+});
+
+test('responses that finish together go out in one socket write', async () => {
+  // Eight requests wait on one gate, as produce requests wait on one group commit.
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  let arrived = 0;
+  let allArrived!: () => void;
+  const everyRequest = new Promise<void>((resolve) => {
+    allArrived = resolve;
+  });
+  let writes = 0;
+  const connections: Connection[] = [];
+  const server = createServer((socket) => {
+    // Counted below Node's stream: one call per write system call it makes (cork → one _writev).
+    const s = socket as unknown as Record<'_write' | '_writev', (...args: unknown[]) => unknown>;
+    for (const name of ['_write', '_writev'] as const) {
+      const original = s[name].bind(socket);
+      s[name] = (...args: unknown[]) => {
+        writes++;
+        return original(...args);
+      };
+    }
+    const limits = { maxRequestSize: 1024, maxInFlightBytes: 1024 * 1024, idleTimeoutMs: 0, requestTimeoutMs: 0 };
+    const handle = async (frame: Buffer): Promise<FrameOutcome> => {
+      if (++arrived === 8) allArrived();
+      await gate;
+      const response = Buffer.alloc(8);
+      response.writeInt32BE(4, 0);
+      response.writeInt32BE(frame.readInt32BE(0), 4);
+      return { response };
+    };
+    connections.push(new Connection(socket, limits, handle, () => {}));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const client = connect({ port: (server.address() as { port: number }).port, host: '127.0.0.1' });
+  try {
+    await once(client, 'connect');
+    for (let i = 0; i < 8; i++) {
+      const frame = Buffer.alloc(8);
+      frame.writeInt32BE(4, 0);
+      frame.writeInt32BE(i, 4);
+      client.write(frame);
+    }
+    await everyRequest;
+    const received: Buffer[] = [];
+    let length = 0;
+    const done = new Promise<void>((resolve) => {
+      client.on('data', (chunk: Buffer) => {
+        received.push(chunk);
+        length += chunk.length;
+        if (length === 64) resolve();
+      });
+    });
+    open();
+    await done;
+    const all = Buffer.concat(received);
+    assert.deepEqual(
+      Array.from({ length: 8 }, (_, i) => all.readInt32BE(i * 8 + 4)),
+      [0, 1, 2, 3, 4, 5, 6, 7],
+    );
+    assert.equal(writes, 1);
+  } finally {
+    client.destroy();
+    for (const c of connections) c.close(null);
+    await new Promise((resolve) => server.close(resolve));
+  }
 });

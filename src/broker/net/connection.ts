@@ -48,6 +48,7 @@ export class Connection {
   #inFlightBytes = 0;
   #closed = false;
   #paused = false;
+  #flushScheduled = false;
   /** Set while a frame is partly received: cuts the connection if the rest takes too long. */
   #partialTimer: NodeJS.Timeout | null = null;
 
@@ -162,14 +163,30 @@ export class Connection {
     this.#handle(frame, this).then(
       (outcome) => {
         slot.outcome = outcome;
-        this.#flush();
+        this.#scheduleFlush();
       },
       (err: unknown) => {
         slot.outcome = { close: `request failed: ${(err as Error)?.message ?? String(err)}` };
-        this.#flush();
+        this.#scheduleFlush();
       },
     );
   }
+
+  /**
+   * Requests finish in bursts (one group commit acknowledges every produce waiting on it),
+   * each in its own promise reaction. A tick callback runs once those reactions have all
+   * run, so the burst goes out in one write system call instead of one per response.
+   */
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    process.nextTick(this.#flushNow);
+  }
+
+  readonly #flushNow = (): void => {
+    this.#flushScheduled = false;
+    this.#flush();
+  };
 
   /** Writes every finished response at the head of the queue, in order. */
   #flush(): void {
@@ -180,6 +197,8 @@ export class Connection {
       const outcome = slot.outcome!;
       this.#inFlightBytes -= slot.size;
       if ('close' in outcome) {
+        // The responses before it still go out, as they would have one by one.
+        if (wrote) this.socket.uncork();
         this.close(outcome.close);
         return;
       }
