@@ -12,6 +12,8 @@ import { createTopic, sleep, startGroupBroker, waitFor } from './helpers.ts';
 import { MemberProcess, type Processed } from './member-process.ts';
 
 const T = { timeout: 90_000 };
+/** How long a handover is given to settle before more records are produced (see the clean leave and join test). */
+const HANDOVER_SETTLE_MS = 1500;
 
 for (const protocol of ['classic', 'consumer'] as const) {
   describe(`@platformatic/kafka, ${protocol} protocol`, () => {
@@ -118,8 +120,9 @@ for (const protocol of ['classic', 'consumer'] as const) {
       // The client hands a partition over without dropping what a fetch already in flight
       // returns for it, so records are produced once each handover is done (a long poll
       // lasts 100 ms). What is checked is the coordinator's part: committed offsets handed
-      // over exactly, so the next owner starts where the last one stopped.
-      await sleep(500);
+      // over exactly, so the next owner starts where the last one stopped. The wait is
+      // generous because on a loaded machine a member's last fetch can return late.
+      await sleep(HANDOVER_SETTLE_MS);
       await produce(topic, 120, 120);
       const [d] = spawn(['d'], env, processed) as [MemberProcess];
       await d.ready;
@@ -128,7 +131,7 @@ for (const protocol of ['classic', 'consumer'] as const) {
         () => ([b, c, d].flatMap((m) => m.assignment).length === 6 && d.assignment.length > 0 ? true : undefined),
         30_000,
       );
-      await sleep(500);
+      await sleep(HANDOVER_SETTLE_MS);
       await produce(topic, 240, 60);
       await waitFor(
         'all 300 records',
