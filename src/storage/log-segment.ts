@@ -21,6 +21,7 @@ import {
 } from './names.ts';
 import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.ts';
 import { TIME_INDEX_ENTRY_SIZE, TimeIndex } from './time-index.ts';
+import { UncheckedRanges } from './unchecked-ranges.ts';
 
 const INT32_MAX = 0x7fffffff;
 /** Read size of the recovery scan; batches larger than this are read on their own. */
@@ -114,17 +115,15 @@ export class LogSegment {
   #whenUnpinned: (() => Promise<void>) | null = null;
   #closed = false;
   /**
-   * [#uncheckedFrom, #uncheckedTo): the bytes whose batch CRCs this process has not checked
-   * yet; reads check batches there, once (see #verifiedPrefix). Every other byte below the
-   * size was checked: by recovery, by an earlier read, or before it was appended (the
-   * produce path checks CRCs, replica appends are checked by the log, the cleaner checks
-   * what it copies and computes what it writes). Both ends lie on batch boundaries; the
-   * range is [0, size) for a segment opened from disk and not recovered, empty otherwise,
-   * and it only ever shrinks: reads move the start up past the batches they checked, and a
-   * truncation pulls both ends down to the cut, so the bytes in the range never change.
+   * The bytes whose batch CRCs this process has not checked yet; reads check batches
+   * there, once (see #verifiedPrefix). Every other byte below the size was checked: by
+   * recovery, by an earlier read, or before it was appended (the produce path checks CRCs,
+   * replica appends are checked by the log, the cleaner checks what it copies and computes
+   * what it writes). It is [0, size) for a segment opened from disk and not recovered,
+   * empty otherwise, and it only ever shrinks: reads take out the batches they checked,
+   * and a truncation drops what lay past the cut, so the bytes in it never change.
    */
-  #uncheckedFrom = 0;
-  #uncheckedTo: number;
+  readonly #unchecked: UncheckedRanges;
   /** How many times this segment's indexes had to be rebuilt from the log (tests look). */
   indexRebuilds = 0;
   /** How many batch CRCs reads have checked (tests look). */
@@ -137,7 +136,7 @@ export class LogSegment {
     this.#size = size;
     this.#indexIntervalBytes = indexIntervalBytes;
     this.#logPath = segmentFilePath(dir, baseOffset, LOG_FILE_SUFFIX);
-    this.#uncheckedTo = size;
+    this.#unchecked = UncheckedRanges.upTo(size);
   }
 
   /**
@@ -470,8 +469,7 @@ export class LogSegment {
     }
     this.#endOffset = endOffset;
     // Only headers were looked at: reads check the CRCs of what was there before the restart.
-    this.#uncheckedFrom = 0;
-    this.#uncheckedTo = this.#size;
+    this.#unchecked.reset(this.#size);
     return true;
   }
 
@@ -498,8 +496,7 @@ export class LogSegment {
     this.#endOffset = expected;
     this.#size = scan.position;
     // Every batch below the cut had its CRC checked just now.
-    this.#uncheckedFrom = 0;
-    this.#uncheckedTo = 0;
+    this.#unchecked.reset(0);
     if (scan.position < fileSize) {
       await this.#file!.truncate(scan.position);
       await this.#file!.datasync();
@@ -715,7 +712,7 @@ export class LogSegment {
       }
       if (end === start) return EMPTY;
       const bytes = window.slice(start, end) ?? (await window.bytes(start, end, path));
-      if (start >= this.#uncheckedTo || end <= this.#uncheckedFrom) return bytes;
+      if (!this.#unchecked.overlaps(start, end)) return bytes;
       return this.#verifiedPrefix(bytes, start);
     } finally {
       this.#unpin();
@@ -724,10 +721,10 @@ export class LogSegment {
 
   /**
    * The batches of `bytes` (read at `filePosition`) up to the first whose CRC does not
-   * match, so that a byte the disk flipped is never served as data. Only batches in the
-   * unchecked range are hashed, and those that pass right at its start are taken out of it,
-   * so each batch is hashed once however often it is read; a corrupt one stays in the range
-   * and fails every read that reaches it. A bad first batch throws: the reader cannot skip
+   * match, so that a byte the disk flipped is never served as data. Only unchecked batches
+   * are hashed, and those that pass are taken out of the unchecked ranges, so each batch is
+   * hashed once however often it is read; a corrupt one stays unchecked and fails every
+   * read that reaches it. A bad first batch throws: the reader cannot skip
    * it, and the error names the file and position for the one log line the caller writes.
    */
   #verifiedPrefix(bytes: Buffer, filePosition: number): Buffer {
@@ -735,9 +732,10 @@ export class LogSegment {
     while (pos < bytes.length) {
       const at = filePosition + pos;
       const size = batchSizeAt(bytes, pos);
-      if (at >= this.#uncheckedFrom && at < this.#uncheckedTo) {
+      if (this.#unchecked.contains(at)) {
         this.readCrcChecks++;
         if (!batchCrcValid(bytes, pos)) {
+          this.#unchecked.remove(filePosition, at);
           if (pos === 0) {
             throw new CorruptRecordError(
               `read "${this.#logPath}"`,
@@ -747,13 +745,10 @@ export class LogSegment {
           }
           return bytes.subarray(0, pos);
         }
-        if (at === this.#uncheckedFrom) {
-          this.#uncheckedFrom = at + size;
-          if (this.#uncheckedFrom >= this.#uncheckedTo) this.#uncheckedFrom = this.#uncheckedTo = 0;
-        }
       }
       pos += size;
     }
+    this.#unchecked.remove(filePosition, filePosition + bytes.length);
     return bytes;
   }
 
@@ -889,8 +884,7 @@ export class LogSegment {
     const file = await this.#openFile();
     this.#active = true;
     if (batch !== null) {
-      this.#uncheckedFrom = Math.min(this.#uncheckedFrom, batch.position);
-      this.#uncheckedTo = Math.min(this.#uncheckedTo, batch.position);
+      this.#unchecked.truncate(batch.position);
       await file.truncate(batch.position);
       await file.datasync();
       this.#size = batch.position;

@@ -499,6 +499,23 @@ describe('Log read verification', () => {
     assert.equal(crcChecks(log), 40);
   });
 
+  it('readers spread over a segment found on disk check each batch once between them', async () => {
+    let log = await openLog();
+    for (let i = 0; i < 40; i++) await log.appendAsLeader(valuesBatch(`v${i}`, 2));
+    log = await reopen(log, {});
+    assert.equal(log.numberOfSegments, 1);
+    // Four consumers, each reading its quarter of the offsets, again and again.
+    const quarter = async (q: number) => {
+      let offset = BigInt(q * 20);
+      while (offset < BigInt(q * 20 + 20)) {
+        const batches = decodeBatches((await log.read(offset, { maxBytes: 300 })).records);
+        offset = batches.at(-1)!.lastOffset + 1n;
+      }
+    };
+    for (let round = 0; round < 3; round++) await Promise.all([0, 1, 2, 3].map(quarter));
+    assert.equal(crcChecks(log), 40, 'each of the 40 batches once, not once per read');
+  });
+
   it('catches a batch corrupted while the broker was down on first read and on every read after, in the active segment too', async () => {
     const config = { 'segment.bytes': '1000' };
     let log = await openLog(config);
