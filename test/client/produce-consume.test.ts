@@ -321,6 +321,37 @@ describe('producer and consumer against our broker', { timeout: 300_000 }, () =>
     },
   );
 
+  test(
+    'with auto-commit on, a record committed by hand is not taken back by the commit on close',
+    broker.needs(...DATA, ApiKey.OffsetCommit, ApiKey.OffsetFetch),
+    async () => {
+      const topic = uniqueName('manual-and-auto');
+      const groupId = uniqueName('manual-and-auto-group');
+      await admin.createTopic(topic, { partitions: 1 });
+      const producer = new Producer({ bootstrap: broker.bootstrap });
+      await producer.sendBatch(Array.from({ length: 10 }, (_, i) => ({ topic, value: `v${i}` })));
+      await producer.close();
+      const tp = { topic, partition: 0 };
+      const consumer = stringConsumer({ groupId });
+      try {
+        consumer.assign([tp]);
+        for await (const record of consumer) {
+          // Processed, so committed at once: the loop does not ask for the next record.
+          await consumer.commit(record);
+          if (record.offset === 4n) break;
+        }
+      } finally {
+        await consumer.close();
+      }
+      const check = stringConsumer({ groupId, autoCommit: false });
+      try {
+        assert.deepEqual(await check.committed([tp]), [{ ...tp, offset: 5n }]);
+      } finally {
+        await check.close();
+      }
+    },
+  );
+
   test('idempotence is on when the broker serves InitProducerId, and falls back with a warning when not', async () => {
     const topic = uniqueName('idempotence');
     await admin.createTopic(topic, { partitions: 1 });

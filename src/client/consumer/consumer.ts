@@ -368,7 +368,12 @@ export class Consumer<K = Buffer, V = Buffer> implements AsyncIterable<ConsumerR
     }
     for (const o of list) {
       const state = this.#assignment.get(tpKey(o.topic, o.partition));
-      if (state) state.committed = o.offset;
+      if (!state) continue;
+      state.committed = o.offset;
+      // Committing an offset says everything before it was processed. Without this, a
+      // record committed by hand inside the loop (processed only once the loop asks for the
+      // next) would be committed again as unprocessed by auto-commit, moving the offset back.
+      if (state.processed === null || o.offset > state.processed) state.processed = o.offset;
     }
   }
 
