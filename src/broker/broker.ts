@@ -1,3 +1,4 @@
+import { OFFSET_MAP_BYTES_PER_KEY } from '../storage/cleaner/offset-map.ts';
 import { nodeFs, type StorageFs } from '../storage/fs.ts';
 import { LogManager } from '../storage/log-manager.ts';
 import { TopicStore } from '../storage/topic-store.ts';
@@ -82,6 +83,27 @@ export class Broker {
       defaults: config.topicDefaults(),
       topicConfigs: new Map(store.list().map((t) => [t.name, t.configs])),
       retentionCheckIntervalMs: config.int('log.retention.check.interval.ms'),
+      cleaner: {
+        enabled: config.bool('log.cleaner.enable'),
+        backoffMs: config.int('log.cleaner.backoff.ms'),
+        dedupeEntries: Math.max(1, Math.floor(config.int('log.cleaner.dedupe.buffer.size') / OFFSET_MAP_BYTES_PER_KEY)),
+        onEvent: (event) => {
+          if (event.kind !== 'done') return;
+          const s = event.stats;
+          logger.info(
+            {
+              partition: event.label,
+              upTo: String(s.endOffset),
+              segments: `${s.segmentsBefore} -> ${s.segmentsAfter}`,
+              bytes: `${s.bytesRead} -> ${s.bytesWritten}`,
+              records: `${s.recordsRead} -> ${s.recordsRetained}`,
+            },
+            'Cleaned log',
+          );
+        },
+        onError: (log, err) =>
+          logger.error({ partition: log.label, err: (err as Error)?.message ?? String(err) }, 'Log cleaning failed'),
+      },
       onOffline: (err) =>
         logger.error({ err: err.message }, 'Data directory went offline: failing every request for it'),
     });

@@ -5,6 +5,9 @@ const MAX_RAW_KEY = 32;
 /** Marks a digest, so that it never equals a short key with the same 16 bytes (latin1 has no U+0100). */
 const DIGEST_PREFIX = '\u0100';
 
+/** Memory one key of the map costs, about (log.cleaner.dedupe.buffer.size is divided by it). */
+export const OFFSET_MAP_BYTES_PER_KEY = 100;
+
 /**
  * The cleaner's map of key → offset of the latest record with that key in the dirty range,
  * Kafka's SkimpyOffsetMap with its dedupe buffer. Bounded by entry count: when the next
