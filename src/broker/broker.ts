@@ -63,7 +63,15 @@ export class Broker {
       handle: async (frame, connection) => {
         this.#inFlight++;
         try {
-          return await services.router.handle(frame, connection);
+          const outcome = await services.router.handle(frame, connection);
+          // Large Fetch records go out by reference, and may be views of pooled read
+          // buffers: those are reused once the socket has the bytes.
+          if ('response' in outcome && Array.isArray(outcome.response)) {
+            const chunks = outcome.response;
+            const pool = services.replicas.readBuffers;
+            return { response: chunks, written: () => chunks.forEach((chunk) => pool.release(chunk)) };
+          }
+          return outcome;
         } finally {
           if (--this.#inFlight === 0) this.#drained?.();
         }

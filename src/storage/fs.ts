@@ -189,14 +189,18 @@ export const nodeFs: StorageFs = {
 
 /** Reads exactly `length` bytes at `position`, or fewer only when the file ends first. */
 export async function readFully(file: StorageFile, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+  return readFullyInto(file, Buffer.allocUnsafe(length), position, length);
+}
+
+/** readFully into `buf` (at least `length` bytes); returns the view of what was read. */
+export async function readFullyInto(file: StorageFile, buf: Buffer, position: number, length: number): Promise<Buffer> {
   let done = 0;
   while (done < length) {
     const n = await file.read(buf, done, length - done, position + done);
     if (n === 0) break;
     done += n;
   }
-  return done === length ? buf : buf.subarray(0, done);
+  return done === buf.length ? buf : buf.subarray(0, done);
 }
 
 /**

@@ -9,7 +9,7 @@ import {
   SCAN_HEADER_BYTES,
 } from './batches.ts';
 import { CorruptRecordError } from './errors.ts';
-import { readFully, type StorageFile, type StorageFs, shortWrite } from './fs.ts';
+import { readFully, readFullyInto, type StorageFile, type StorageFs, shortWrite } from './fs.ts';
 import {
   CLEANED_FILE_SUFFIX,
   DELETED_FILE_SUFFIX,
@@ -20,6 +20,7 @@ import {
   TIME_INDEX_FILE_SUFFIX,
 } from './names.ts';
 import { OFFSET_INDEX_ENTRY_SIZE, OffsetIndex } from './offset-index.ts';
+import type { ReadBufferPool } from './read-buffer-pool.ts';
 import { TIME_INDEX_ENTRY_SIZE, TimeIndex } from './time-index.ts';
 import { UncheckedRanges } from './unchecked-ranges.ts';
 
@@ -675,8 +676,16 @@ export class LogSegment {
    * `maxPosition` reaches `offset`, and an empty buffer when the first batch is too
    * large and `minOneBatch` is off.
    */
-  async read(offset: bigint, maxBytes: number, maxPosition: number, minOneBatch: boolean): Promise<Buffer | null> {
+  async read(
+    offset: bigint,
+    maxBytes: number,
+    maxPosition: number,
+    minOneBatch: boolean,
+    pool: ReadBufferPool | null = null,
+  ): Promise<Buffer | null> {
     this.#pins++;
+    let window: ReadWindow | null = null;
+    let returned: Buffer | null = null;
     try {
       if (maxPosition <= 0) return null;
       // Loaded and open after the first read: no await (a promise turn each) for those.
@@ -685,7 +694,7 @@ export class LogSegment {
       let pos = relative > INT32_MAX ? maxPosition : this.#offsetIndex!.lookupPosition(relative);
       const file = this.#file ?? (await this.#openFile());
       // One read usually serves both the search from the index entry and the data.
-      const window = new ReadWindow(file, maxPosition, this.#indexIntervalBytes + Math.max(maxBytes, 0) + 4096);
+      window = new ReadWindow(file, maxPosition, this.#indexIntervalBytes + Math.max(maxBytes, 0) + 4096, pool);
       const path = this.#logPath;
       let start = -1;
       while (pos < maxPosition) {
@@ -712,9 +721,11 @@ export class LogSegment {
       }
       if (end === start) return EMPTY;
       const bytes = window.slice(start, end) ?? (await window.bytes(start, end, path));
-      if (!this.#unchecked.overlaps(start, end)) return bytes;
-      return this.#verifiedPrefix(bytes, start);
+      returned = this.#unchecked.overlaps(start, end) ? this.#verifiedPrefix(bytes, start) : bytes;
+      return returned;
     } finally {
+      // A pooled window buffer goes back unless the records returned are a view of it.
+      if (window !== null && (returned === null || !window.holds(returned))) window.discard();
       this.#unpin();
     }
   }
@@ -963,17 +974,24 @@ export class LogSegment {
  * it when they fall outside, and the final slice is a view into it when it fits, so a
  * typical read costs one pread and no copy.
  */
+/** Reads smaller than this allocate: the pool is for the large reads of consumers catching up. */
+const POOLED_READ_MIN_BYTES = 64 * 1024;
+
 class ReadWindow {
   buf: Buffer = EMPTY;
   #start = 0;
   readonly #file: StorageFile;
   readonly #limit: number;
   readonly #size: number;
+  readonly #pool: ReadBufferPool | null;
+  /** The pooled buffer `buf` is a view of, when the window read through the pool. */
+  #pooled: Buffer | null = null;
 
-  constructor(file: StorageFile, limit: number, size: number) {
+  constructor(file: StorageFile, limit: number, size: number, pool: ReadBufferPool | null) {
     this.#file = file;
     this.#limit = limit;
     this.#size = size;
+    this.#pool = pool;
   }
 
   /** Index in `buf` of the batch header at file position `pos`, or -1 when the window does not hold it (then load). */
@@ -984,9 +1002,29 @@ class ReadWindow {
 
   /** Refills the window from file position `pos`; returns the index of `pos` in `buf` (0). */
   async load(pos: number): Promise<number> {
-    this.buf = await readFully(this.#file, pos, Math.min(this.#size, this.#limit - pos));
+    const length = Math.min(this.#size, this.#limit - pos);
+    if (this.#pool === null || length < POOLED_READ_MIN_BYTES) {
+      this.discard();
+      this.buf = await readFully(this.#file, pos, length);
+    } else {
+      // Nothing read into the window so far has been handed out: its buffer can be reused.
+      if (this.#pooled !== null && this.#pooled.length < length) this.discard();
+      this.#pooled ??= this.#pool.acquire(length);
+      this.buf = await readFullyInto(this.#file, this.#pooled.subarray(0, length), pos, length);
+    }
     this.#start = pos;
     return 0;
+  }
+
+  /** Whether `bytes` is a view of the window's pooled buffer. */
+  holds(bytes: Buffer): boolean {
+    return this.#pooled !== null && bytes.buffer === this.#pooled.buffer;
+  }
+
+  /** Gives the pooled buffer back: nothing of it is in use any more. */
+  discard(): void {
+    if (this.#pooled !== null) this.#pool!.release(this.#pooled);
+    this.#pooled = null;
   }
 
   /** Checks the framing of the batch header at `buf[at]` (file position `pos`). */

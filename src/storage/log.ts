@@ -42,6 +42,7 @@ import {
   ProducerStateManager,
   replayProducerState,
 } from './producer-state.ts';
+import type { ReadBufferPool } from './read-buffer-pool.ts';
 import { type AbortedTxn, TxnIndex } from './txn-index.ts';
 
 const INT32_MAX = 0x7fffffff;
@@ -101,6 +102,11 @@ export interface ReadOptions {
   isolation?: FetchIsolation;
   /** Return the first batch whole even when it is larger than maxBytes. Default true. */
   minOneBatch?: boolean;
+  /**
+   * Read large record sets into this pool's buffers. The caller then owns the buffer behind
+   * `records` and must release it to the pool once nothing reads the records any more.
+   */
+  pool?: ReadBufferPool;
 }
 
 export interface ReadResult {
@@ -759,7 +765,7 @@ export class Log {
       const maxPosition = isolation === 'high-watermark' ? positionBelow(segment, hw) : segment.size;
       let records: Buffer | null;
       try {
-        records = await segment.read(offset, maxBytes, maxPosition, minOneBatch);
+        records = await segment.read(offset, maxBytes, maxPosition, minOneBatch, options.pool ?? null);
       } catch (err) {
         if (err instanceof StorageError) throw err;
         throw KafkaStorageError.fromIo(operation, err);

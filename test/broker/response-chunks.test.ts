@@ -13,7 +13,7 @@ import { FetchRequest, FetchResponse } from '../../src/protocol/generated/messag
 import { readResponseHeader } from '../../src/protocol/headers.ts';
 import { Reader } from '../../src/protocol/reader.ts';
 import { RawClient } from '../helpers/raw-client.ts';
-import { batchOf, createTopic, fetchBody, plainRecords, produceOk } from './data-path/helpers.ts';
+import { batchOf, createTopic, fetchBody, plainRecords, produceOk, sleep } from './data-path/helpers.ts';
 
 const T = { timeout: 30_000 };
 
@@ -164,5 +164,63 @@ describe('multi-chunk responses', () => {
         );
       }
     });
+
+    test(
+      'pooled read buffers are reused only after their response was written: many pipelined readers see exact records',
+      T,
+      async () => {
+        await createTopic(broker, 'pooled-reads');
+        // 40 batches of 16 records of ~6 KiB: a 512 KiB fetch reads through the pool.
+        const values: string[] = [];
+        for (let b = 0; b < 40; b++) {
+          const records = Array.from({ length: 16 }, (_, k) => ({
+            value: `${b * 16 + k}:`.padEnd(6000, String(b % 10)),
+          }));
+          values.push(...records.map((r) => r.value));
+          await produceOk(client, 'pooled-reads', 0, await batchOf(records));
+        }
+        const pool = broker.broker.services.replicas.readBuffers;
+        const reusedBefore = pool.reused;
+        const readers = await Promise.all(Array.from({ length: 4 }, () => RawClient.connect(broker.port)));
+        try {
+          await Promise.all(
+            readers.map(async (reader, r) => {
+              for (let round = 0; round < 6; round++) {
+                // Sixteen fetches in flight at offsets spread over the log, read only after a pause:
+                // responses back up behind a full socket and wait in the broker's write queue, still
+                // referencing their read buffers, while other readers read.
+                const offsets = Array.from({ length: 16 }, (_, i) =>
+                  BigInt(((r * 97 + round * 31 + i * 67) % 40) * 16),
+                );
+                const frames = offsets.map((offset, i) =>
+                  reader.frame(
+                    FetchRequest,
+                    12,
+                    fetchBody([{ topic: 'pooled-reads', fetchOffset: offset, partitionMaxBytes: 512 * 1024 }]),
+                    i,
+                  ),
+                );
+                reader.write(Buffer.concat(frames));
+                await sleep(50);
+                for (const offset of offsets) {
+                  const frame = await reader.nextFrame();
+                  assert.ok(frame);
+                  const rd = new Reader(frame);
+                  readResponseHeader(rd, FetchRequest.apiKey, 12);
+                  const data = FetchResponse.read(rd, 12).responses[0]!.partitions[0]!;
+                  assert.equal(data.errorCode, ErrorCode.NONE);
+                  const got = (await plainRecords(data.records)).map((p) => p.value);
+                  assert.ok(got.length > 0);
+                  assert.deepEqual(got, values.slice(Number(offset), Number(offset) + got.length));
+                }
+              }
+            }),
+          );
+        } finally {
+          for (const reader of readers) reader.close();
+        }
+        assert.ok(pool.reused > reusedBefore, 'the reads went through the pool and reused its buffers');
+      },
+    );
   });
 });

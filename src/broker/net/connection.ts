@@ -15,7 +15,17 @@ export interface ConnectionLimits {
  * What handling one request frame produced: response bytes (size prefix included; several
  * chunks are written back to back, as one response), nothing, or a reason to close.
  */
-export type FrameOutcome = { response: Buffer | Buffer[] } | { response: null } | { close: string };
+export type FrameOutcome =
+  | {
+      response: Buffer | Buffer[];
+      /**
+       * Called once the socket has taken every byte of the response (not if the write
+       * failed or the connection closed first): memory it referenced may then be reused.
+       */
+      written?: () => void;
+    }
+  | { response: null }
+  | { close: string };
 
 export type FrameHandler = (frame: Buffer, connection: Connection) => Promise<FrameOutcome>;
 
@@ -205,8 +215,13 @@ export class Connection {
       if (outcome.response !== null) {
         if (!wrote) this.socket.cork();
         wrote = true;
-        if (Array.isArray(outcome.response)) for (const chunk of outcome.response) this.socket.write(chunk);
-        else this.socket.write(outcome.response);
+        const chunks = Array.isArray(outcome.response) ? outcome.response : [outcome.response];
+        const written = 'written' in outcome ? outcome.written : undefined;
+        const last = chunks.length - 1;
+        for (let i = 0; i < last; i++) this.socket.write(chunks[i]!);
+        // Callbacks run in write order, so the last chunk's says the whole response is out.
+        if (written === undefined) this.socket.write(chunks[last]!);
+        else this.socket.write(chunks[last]!, (err) => (err ? undefined : written()));
       }
     }
     if (wrote) this.socket.uncork();

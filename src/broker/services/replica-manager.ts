@@ -13,6 +13,7 @@ import {
   type TimestampOffset,
 } from '../../storage/log.ts';
 import type { LogManager } from '../../storage/log-manager.ts';
+import { ReadBufferPool } from '../../storage/read-buffer-pool.ts';
 import type { BrokerConfig } from '../config.ts';
 import { DelayedFetchPurgatory } from './delayed-fetch.ts';
 import { InvalidTopicError, UnknownTopicIdError, UnknownTopicOrPartitionError } from './errors.ts';
@@ -142,6 +143,12 @@ export class ReplicaManager {
   readonly #clock: () => number;
   readonly #partitions = new Map<string, Partition>();
   readonly #purgatory: DelayedFetchPurgatory;
+  /**
+   * Buffers that large Fetch reads land in. The records of a fetch result may be views of
+   * one: whoever writes them out releases them here afterwards (the broker does, once the
+   * response's write completed); a result that is dropped instead is just garbage.
+   */
+  readonly readBuffers = new ReadBufferPool();
 
   constructor(options: ReplicaManagerOptions) {
     this.#topics = options.topics;
@@ -335,6 +342,7 @@ export class ReplicaManager {
         maxBytes: blocked ? 0 : maxBytes,
         isolation: 'high-watermark',
         minOneBatch: !blocked && minOneBatch,
+        pool: this.readBuffers,
       });
       const records = readCommitted ? batchesBelow(read.records, lastStableOffset) : read.records;
       if (params.apiVersion < 10 && hasZstdBatch(records)) {
