@@ -51,7 +51,7 @@ const cfg = {
   maxRecords: quick ? 200_000 : 2_000_000,
   connections: 4,
   inFlight: 8,
-  consumeRecords: quick ? 64_000 : 512_000,
+  consumeRecords: quick ? 256_000 : 512_000,
   latencySeconds: quick ? 2 : 15,
   kcatRecords: quick ? 50_000 : 500_000,
   scalePartitions: quick ? 1_000 : 10_000,
