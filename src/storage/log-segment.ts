@@ -969,14 +969,15 @@ export class LogSegment {
   }
 }
 
-/**
- * A window of file bytes for the read path: header lookups are served from it and refill
- * it when they fall outside, and the final slice is a view into it when it fits, so a
- * typical read costs one pread and no copy.
- */
 /** Reads smaller than this allocate: the pool is for the large reads of consumers catching up. */
 const POOLED_READ_MIN_BYTES = 64 * 1024;
 
+/**
+ * A window of file bytes for the read path: header lookups are served from it and refill
+ * it when they fall outside, and the final slice is a view into it when it fits, so a
+ * typical read costs one pread and no copy. Given a pool, a large window's buffer comes
+ * from it; LogSegment.read gives it back unless the records it returns are a view of it.
+ */
 class ReadWindow {
   buf: Buffer = EMPTY;
   #start = 0;
