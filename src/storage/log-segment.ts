@@ -351,14 +351,7 @@ export class LogSegment {
 
   /** fdatasync of the log file: everything appended so far survives a crash. */
   async sync(): Promise<void> {
-    // Pinned: a sealed segment's sync can run in the background, and closing or deleting
-    // the segment must wait for it rather than pull the file from under it.
-    this.#pins++;
-    try {
-      if (this.#file !== null) await this.#file.datasync();
-    } finally {
-      this.#unpin();
-    }
+    if (this.#file !== null) await this.#file.datasync();
   }
 
   /**

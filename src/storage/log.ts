@@ -178,11 +178,7 @@ interface OffsetPosition {
  *   recovery keeps every whole, CRC-valid batch. A producer sees an error and retries,
  *   which is at-least-once, as in Kafka (idempotent producers deduplicate).
  * - Every segment but the last was fsynced, with its indexes, before the next one was
- *   created, so crash recovery only ever needs to scan the last segment. In page-cache
- *   mode the fdatasync of a sealed segment runs in the background instead (Kafka's flush
- *   on roll): a process crash loses nothing of it (the page cache survives), while a power
- *   cut before that sync can leave it torn, which reads then catch by CRC; page-cache
- *   topics accept losing unsynced data on a power cut in any case.
+ *   created, so crash recovery only ever needs to scan the last segment.
  */
 export class Log {
   readonly dir: string;
@@ -204,8 +200,6 @@ export class Log {
   #highWatermark: OffsetPosition;
   /** Offset below which everything is fdatasync'ed (Kafka's recovery point). */
   #flushedOffset: bigint;
-  /** See #roll: resolves once the last segment sealed in page-cache mode is on disk. */
-  #sealedSync: Promise<void> = Promise.resolve();
   #queueTail: Promise<unknown> = Promise.resolve();
   /** The append group that has not started yet; new appends join it. */
   #openGroup: PendingAppend[] | null = null;
@@ -655,15 +649,6 @@ export class Log {
     if (endOffset > this.#flushedOffset) this.#flushedOffset = endOffset;
   }
 
-  /** The background fdatasync of a segment sealed in page-cache mode; a failure takes the log offline. */
-  async #syncSealed(segment: LogSegment): Promise<void> {
-    try {
-      await segment.sync();
-    } catch (err) {
-      this.markOffline(err);
-    }
-  }
-
   #scheduleFlush(): void {
     const ms = this.#config['flush.ms'];
     if (this.#flushTimer !== null || ms >= MAX_TIMER_MS) return;
@@ -703,20 +688,14 @@ export class Log {
    * Seals the active segment and creates the next one at `baseOffset`. Order matters for
    * recovery: the old segment's bytes are fsynced and its index files written before the
    * new file exists, and the directory fsync makes both visible. So a new segment on disk
-   * implies every older one is complete (in page-cache mode: complete in the page cache,
-   * and on disk once the background sync is done; see the class comment).
+   * implies every older one is complete.
    * Assumes: called from the serial queue.
    */
   async #roll(baseOffset: bigint): Promise<LogSegment> {
     const old = this.#segments[this.#segments.length - 1]!;
     if (old.size === 0 && old.baseOffset === baseOffset) return old;
     const operation = `roll "${this.label}"`;
-    // Page-cache mode syncs the sealed segment in the background, as Kafka's flush on roll
-    // does: an fdatasync of up to a segment's worth of dirty pages would stall every
-    // append meanwhile (about a second per GiB here). One such sync at a time.
-    const pageCache = !syncsEveryAppend(this.#config);
-    if (pageCache) await this.#sealedSync;
-    else await this.#syncActive(operation, old, this.#logEndOffset);
+    await this.#syncActive(operation, old, this.#logEndOffset);
     let segment: LogSegment;
     try {
       if (old.size > 0) await old.writeIndexFiles();
@@ -736,7 +715,6 @@ export class Log {
       await old.markForDeletion().catch(() => {});
     } else {
       old.markSealed();
-      if (pageCache) this.#sealedSync = this.#syncSealed(old);
     }
     this.#segments.push(segment);
     if (this.#highWatermark.offset >= baseOffset) {
@@ -1235,7 +1213,6 @@ export class Log {
       const active = this.#segments[this.#segments.length - 1]!;
       try {
         if (offline === null) {
-          await this.#sealedSync;
           await active.sync();
           this.#flushedOffset = this.#logEndOffset;
           await active.writeIndexFiles();

@@ -95,38 +95,6 @@ describe('group commit', () => {
   });
 });
 
-describe('rolling in page-cache mode', () => {
-  const pageCache = { 'flush.messages': '1000000', 'segment.bytes': '300' };
-
-  it("does not hold appends while the sealed segment's fdatasync runs; close waits for it", async () => {
-    const log = await openLogAt('cached-roll', pageCache);
-    for (let i = 0; i < 3; i++) await log.appendAsLeader(valuesBatch(`a${i}`, 2));
-    // The sealed segment's fdatasync takes 400 ms (the active one is never synced here).
-    fs.inject({ op: 'datasync', path: '.log', delayMs: 400 });
-    const started = performance.now();
-    let rolled = false;
-    for (let i = 0; !rolled && i < 50; i++) {
-      const before = log.numberOfSegments;
-      await log.appendAsLeader(valuesBatch(`b${i}`, 2));
-      rolled = log.numberOfSegments > before;
-    }
-    assert.ok(rolled, 'an append rolled the log');
-    assert.ok(performance.now() - started < 300, 'the rolling append did not wait for that sync');
-    await log.close();
-    assert.ok(performance.now() - started >= 400, 'close waited for the sync');
-  });
-
-  it('a failed background sync of a sealed segment takes the log offline', async () => {
-    const log = await openLogAt('cached-roll-fail', pageCache);
-    fs.inject({ op: 'datasync', path: '.log', errno: 'EIO' });
-    const before = log.numberOfSegments;
-    for (let i = 0; log.numberOfSegments === before && i < 50; i++) await log.appendAsLeader(valuesBatch(`a${i}`, 2));
-    assert.ok(log.numberOfSegments > before);
-    for (let i = 0; i < 100 && log.isOffline !== true; i++) await new Promise((r) => setTimeout(r, 5));
-    await assert.rejects(log.appendAsLeader(valuesBatch('late', 1)), LogDirOfflineError);
-  });
-});
-
 describe('the append write', () => {
   it('is synchronous: page-cache appends make no threadpool round trip, synced ones only the fdatasync', async () => {
     const cached = await openLogAt('cached-0', { 'flush.messages': '1000' });
