@@ -573,7 +573,11 @@ async function latencyScenario(): Promise<void> {
     }
     const rate = Math.round(max * 0.2);
     log(`latency ${k} at ${rate}/s`);
+    // Each run starts with no dirty pages: the gigabytes the runs before it wrote would
+    // otherwise be flushed to disk during it, which mostly measures the disk's backlog.
+    spawnSync('sync');
     const result = await measureLatency(b, c, rate, cfg.latencySeconds);
+    spawnSync('sync');
     const vals = values(RECORDS_PER_BATCH);
     const ceiling = await ceilingLatency(
       c.durability === 'fsync' ? 'fdatasync' : 'file',
@@ -618,7 +622,8 @@ A producer sends what is due every millisecond as one batch (the send time in ea
 producer with linger.ms=1), one connection, pipelined; a consumer on another connection long-polls
 (Fetch v12, max_wait 100 ms, min_bytes 1, 16 MiB per partition so that it catches up in one
 fetch after a stall) from offset 0. Latency per record: arrival at the consumer
-minus send time, after a 0.5 s warm-up, over ${cfg.latencySeconds} s. The ceiling row sends the same batches at
+minus send time, after a 0.5 s warm-up, over ${cfg.latencySeconds} s (\`sync\` first, so that no earlier run's dirty pages
+are flushed during it). The ceiling row sends the same batches at
 the same rate to the ceiling receiver and times request → ack (one hop, no consumer). Samples below
 100 % of those sent mean the consumer had not caught up by the end: the rate was more than the
 broker could sustain at that moment (the maximum it is derived from was measured earlier, on a
