@@ -69,7 +69,10 @@ export class Broker {
           if ('response' in outcome && Array.isArray(outcome.response)) {
             const chunks = outcome.response;
             const pool = services.replicas.readBuffers;
-            return { response: chunks, written: () => chunks.forEach((chunk) => pool.release(chunk)) };
+            const written = () => {
+              for (const chunk of chunks) pool.release(chunk);
+            };
+            return { response: chunks, written };
           }
           return outcome;
         } finally {
