@@ -135,19 +135,7 @@ export class TxnIndex {
 
   /** Forgets entries whose marker is at or after `endOffset` (the log was cut back), rewriting the files they were in. */
   async truncateTo(endOffset: bigint): Promise<void> {
-    for (const [base, entries] of [...this.#files]) {
-      const kept = entries.filter((e) => e.lastOffset < endOffset);
-      if (kept.length === entries.length) continue;
-      for (const e of entries) if (e.lastOffset >= endOffset) this.#keys.delete(keyOf(e));
-      this.#sorted = null;
-      if (kept.length === 0) {
-        this.#files.delete(base);
-        await this.#fs.unlink(this.#path(base));
-      } else {
-        this.#files.set(base, kept);
-        await writeFileAtomic(this.#fs, this.#path(base), encode(kept));
-      }
-    }
+    await this.#forget((e) => e.lastOffset >= endOffset);
   }
 
   /**
@@ -158,10 +146,15 @@ export class TxnIndex {
    */
   async remove(markers: ReadonlyArray<{ producerId: bigint; lastOffset: bigint }>): Promise<void> {
     const keys = new Set(markers.map((m) => `${m.producerId}:${m.lastOffset}`));
+    await this.#forget((e) => keys.has(keyOf(e)));
+  }
+
+  /** Drops the entries `gone` picks, rewriting (or removing) each file that held one. */
+  async #forget(gone: (entry: AbortedTxn) => boolean): Promise<void> {
     for (const [base, entries] of [...this.#files]) {
-      const kept = entries.filter((e) => !keys.has(keyOf(e)));
+      const kept = entries.filter((e) => !gone(e));
       if (kept.length === entries.length) continue;
-      for (const e of entries) if (keys.has(keyOf(e))) this.#keys.delete(keyOf(e));
+      for (const e of entries) if (gone(e)) this.#keys.delete(keyOf(e));
       this.#sorted = null;
       if (kept.length === 0) {
         this.#files.delete(base);

@@ -1,4 +1,4 @@
-import type { Admin, ConfigEntry, TopicDescription } from '../../client/admin.ts';
+import type { Admin, ConfigEntry, PartitionDescription, TopicDescription } from '../../client/admin.ts';
 import { integer, keyValues, positionals, UsageError } from '../args.ts';
 import { runCommand, runGroup } from '../command.ts';
 import { attempt, CommandError } from '../context.ts';
@@ -158,13 +158,7 @@ function list(argv: readonly string[]): Promise<number> {
   });
 }
 
-interface DescribedPartition {
-  partition: number;
-  leader: number;
-  leaderEpoch: number;
-  replicas: number[];
-  isr: number[];
-  offlineReplicas: number[];
+interface DescribedPartition extends PartitionDescription {
   logStartOffset: bigint | null;
   logEndOffset: bigint | null;
 }
