@@ -176,3 +176,24 @@ export class FakeBroker {
     };
   }
 }
+
+/** A Produce response giving every partition of the request `errorCode` (offset 100 when none). */
+export function produceReply(r: FakeRequest, errorCode: number) {
+  return {
+    throttleTimeMs: 0,
+    nodeEndpoints: [],
+    responses: r.body.topicData.map((t: { name: string; partitionData: Array<{ index: number }> }) => ({
+      name: t.name,
+      partitionResponses: t.partitionData.map((p) => ({
+        index: p.index,
+        errorCode,
+        baseOffset: errorCode === 0 ? 100n : -1n,
+        logAppendTimeMs: -1n,
+        logStartOffset: 0n,
+        recordErrors: [],
+        errorMessage: null,
+        currentLeader: { leaderId: -1, leaderEpoch: -1 },
+      })),
+    })),
+  };
+}

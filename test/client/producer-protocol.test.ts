@@ -5,7 +5,7 @@ import { Producer } from '../../src/client/producer/producer.ts';
 import { ApiKey } from '../../src/protocol/generated/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.ts';
 import { readBatchHeader } from '../../src/protocol/records/batch-header.ts';
-import { FakeBroker, type FakeRequest } from './fake-broker.ts';
+import { FakeBroker, type FakeRequest, produceReply } from './fake-broker.ts';
 
 interface ProducedBatch {
   topic: string;
@@ -193,23 +193,7 @@ describe('idempotent producer against a scripted broker', { timeout: 300_000 }, 
     fake.handlers.set(ApiKey.Produce, (r, b) => {
       const tooLarge = batchesOf(r).some((x) => x.recordCount > 2);
       if (!tooLarge) return produce(r, b);
-      return {
-        throttleTimeMs: 0,
-        nodeEndpoints: [],
-        responses: r.body.topicData.map((t: { name: string; partitionData: Array<{ index: number }> }) => ({
-          name: t.name,
-          partitionResponses: t.partitionData.map((p) => ({
-            index: p.index,
-            errorCode: ErrorCode.MESSAGE_TOO_LARGE,
-            baseOffset: -1n,
-            logAppendTimeMs: -1n,
-            logStartOffset: 0n,
-            recordErrors: [],
-            errorMessage: null,
-            currentLeader: { leaderId: -1, leaderEpoch: -1 },
-          })),
-        })),
-      };
+      return produceReply(r, ErrorCode.MESSAGE_TOO_LARGE);
     });
     const producer = new Producer({ bootstrap: fake.bootstrap, lingerMs: 20 });
     try {

@@ -5,7 +5,7 @@ import { Producer } from '../../src/client/producer/producer.ts';
 import { ApiKey } from '../../src/protocol/generated/api-keys.ts';
 import { ErrorCode } from '../../src/protocol/generated/error-codes.ts';
 import { createRecordBatch, encodeRecordBatch } from '../../src/protocol/records/record-batch.ts';
-import { FakeBroker, type FakeRequest } from './fake-broker.ts';
+import { FakeBroker, type FakeRequest, produceReply } from './fake-broker.ts';
 
 /**
  * Two scripted brokers sharing one view of the cluster, where the leader of partition 0
@@ -53,26 +53,6 @@ async function twoBrokers() {
       await one.close();
       await two.close();
     },
-  };
-}
-
-function produceReply(r: FakeRequest, errorCode: number) {
-  return {
-    throttleTimeMs: 0,
-    nodeEndpoints: [],
-    responses: r.body.topicData.map((t: { name: string; partitionData: Array<{ index: number }> }) => ({
-      name: t.name,
-      partitionResponses: t.partitionData.map((p) => ({
-        index: p.index,
-        errorCode,
-        baseOffset: errorCode === 0 ? 100n : -1n,
-        logAppendTimeMs: -1n,
-        logStartOffset: 0n,
-        recordErrors: [],
-        errorMessage: null,
-        currentLeader: { leaderId: -1, leaderEpoch: -1 },
-      })),
-    })),
   };
 }
 
